@@ -1,0 +1,31 @@
+"""Task names and payloads that the front-end publishes and the workers consume.
+
+This module has no Celery import: the front-end publishes with ``send_task(name, kwargs=...)`` and the
+workers register tasks under these names, so neither side imports the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+TASK_RECORD_VERSION = "wopi.history.record_version"
+TASK_RECONCILE = "wopi.reconcile.reconcile_storage"
+TASK_REFRESH_DISCOVERY = "wopi.discovery.refresh"
+TASK_APPLY_RETENTION = "wopi.retention.apply"
+TASK_UPDATE_INDEX = "wopi.index.update_file"
+
+ALL_TASKS = (TASK_RECORD_VERSION, TASK_RECONCILE, TASK_REFRESH_DISCOVERY)
+
+
+@dataclass(frozen=True, slots=True)
+class FileSaved:
+    """A new version of a file was stored; ids only, the worker reads the rest from storage."""
+
+    file_id: str
+    version_id: str
+    correlation_id: str = ""
+    session_id: str = ""
+
+    def kwargs(self) -> dict[str, str]:
+        """Return the task's keyword arguments."""
+        return asdict(self)

@@ -1,0 +1,95 @@
+"""The storage protocol every backend implements, and helpers they share.
+
+Semantics every backend keeps (the contract tests check each):
+- every write creates a new version whose id never repeats for that file;
+- a write that fails or is cut off leaves the current version as it was;
+- SHA-256 (Base64), size, last modifier and modification time are stored with each version, so that
+  ``stat`` answers CheckFileInfo without reading the content;
+- content is streamed both ways and never held in memory whole.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from typing import BinaryIO, Protocol
+
+from wopi_core.errors import FileTooLarge
+from wopi_core.models import FileInfo, VersionInfo
+
+CHUNK_SIZE = 1024 * 1024
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class StorageBackend(Protocol):
+    def check(self) -> None:
+        """Raise StorageUnavailable unless the backend can be reached."""
+        ...
+
+    def create_file(self, name: str, owner_id: str, source: Readable, *, max_size: int) -> FileInfo:
+        """Store a new file with a fresh id; its first version is the content read from source."""
+        ...
+
+    def stat(self, file_id: str) -> FileInfo:
+        """Return the current state of a file; raise FileNotFound."""
+        ...
+
+    def open_content(self, file_id: str, version: str | None = None) -> tuple[VersionInfo, Iterator[bytes]]:
+        """Open the current (or the given) version and return its record and a stream of its bytes.
+
+        Raise FileNotFound for an unknown file or version. The iterator closes the underlying stream
+        when exhausted or closed.
+        """
+        ...
+
+    def write(self, file_id: str, source: Readable, *, modified_by: str, max_size: int) -> FileInfo:
+        """Store source as the new current version; raise FileNotFound, FileTooLarge."""
+        ...
+
+    def rename(self, file_id: str, name: str) -> FileInfo:
+        """Change the file's name; its id stays the same."""
+        ...
+
+    def delete(self, file_id: str) -> None:
+        """Remove the file and its versions; raise FileNotFound."""
+        ...
+
+    def list_files(self) -> list[FileInfo]:
+        """Return every stored file, ordered by name."""
+        ...
+
+    def list_versions(self, file_id: str) -> list[VersionInfo]:
+        """Return every stored version of a file, oldest first."""
+        ...
+
+
+class HashingReader:
+    """Reads from a source while counting bytes, hashing them, and enforcing a size limit."""
+
+    def __init__(self, source: Readable, max_size: int) -> None:
+        self._source = source
+        self._max_size = max_size
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        chunk = self._source.read(size)
+        self.size += len(chunk)
+        if self.size > self._max_size:
+            raise FileTooLarge(f"the body exceeds the limit of {self._max_size} bytes")
+        self._digest.update(chunk)
+        return chunk
+
+    def chunks(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """Yield the whole source in chunks."""
+        while chunk := self.read(chunk_size):
+            yield chunk
+
+    @property
+    def sha256(self) -> str:
+        return base64.b64encode(self._digest.digest()).decode("ascii")
+

@@ -1,0 +1,215 @@
+"""Filesystem storage: the embedded default, with the same version semantics as the S3 backend.
+
+Layout under the root directory, one folder per file::
+
+    <file_id>/head.json              the current state (name, owner, version, size, SHA-256, ...)
+    <file_id>/versions/<n>.bin       content of version n
+    <file_id>/versions/<n>.json      record of version n
+    <file_id>/.lock                  flock(2) target that serialises commits from several processes
+
+Content is streamed to a temporary file in the same directory, fsync'ed, and only then renamed into
+place and published by an atomic replace of head.json, so a cut-off upload leaves the previous
+version current.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from wopi_core.errors import FileNotFound, StorageUnavailable
+from wopi_core.models import FileInfo, VersionInfo
+from wopi_core.names import check_file_name
+from wopi_core.storage.base import CHUNK_SIZE, HashingReader, Readable
+
+HEAD = "head.json"
+VERSIONS = "versions"
+
+
+class LocalStorage:
+    """Stores files and their versions in a directory tree (see the module docstring)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def check(self) -> None:
+        if not os.access(self.root, os.W_OK):
+            raise StorageUnavailable(f"storage directory {self.root} is not writable")
+
+    def create_file(self, name: str, owner_id: str, source: Readable, *, max_size: int) -> FileInfo:
+        check_file_name(name)
+        file_id = uuid.uuid4().hex
+        folder = self.root / file_id
+        (folder / VERSIONS).mkdir(parents=True)
+        try:
+            return self._commit(file_id, source, modified_by=owner_id, max_size=max_size, name=name, owner_id=owner_id)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def stat(self, file_id: str) -> FileInfo:
+        return _file_info(file_id, self._read_head(file_id))
+
+    def open_content(self, file_id: str, version: str | None = None) -> tuple[VersionInfo, Iterator[bytes]]:
+        head = self._read_head(file_id)
+        number = version if version is not None else head["version"]
+        if not number.isdigit():
+            raise FileNotFound(f"file {file_id} has no version {number!r}")
+        versions = self._folder(file_id) / VERSIONS
+        try:
+            record = json.loads((versions / f"{number}.json").read_text())
+            handle = (versions / f"{number}.bin").open("rb")
+        except FileNotFoundError as exc:
+            raise FileNotFound(f"file {file_id} has no version {number!r}") from exc
+        return _version_info(file_id, record), _iterate(handle)
+
+    def write(self, file_id: str, source: Readable, *, modified_by: str, max_size: int) -> FileInfo:
+        self._read_head(file_id)
+        return self._commit(file_id, source, modified_by=modified_by, max_size=max_size)
+
+    def rename(self, file_id: str, name: str) -> FileInfo:
+        check_file_name(name)
+        with self._locked(file_id):
+            head = self._read_head(file_id)
+            head["name"] = name
+            self._write_json(self._folder(file_id) / HEAD, head)
+        return _file_info(file_id, head)
+
+    def delete(self, file_id: str) -> None:
+        folder = self._folder(file_id)
+        with self._locked(file_id):
+            self._read_head(file_id)
+            # Removing head.json first makes the file invisible at once, even if removing the rest fails.
+            (folder / HEAD).unlink()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def list_files(self) -> list[FileInfo]:
+        files = []
+        for entry in self.root.iterdir():
+            if not entry.is_dir():
+                continue
+            with contextlib.suppress(FileNotFound):
+                files.append(self.stat(entry.name))
+        return sorted(files, key=lambda info: (info.name.lower(), info.file_id))
+
+    def list_versions(self, file_id: str) -> list[VersionInfo]:
+        self._read_head(file_id)
+        versions = self._folder(file_id) / VERSIONS
+        records = []
+        for path in versions.glob("*.json"):
+            with contextlib.suppress(FileNotFoundError):
+                records.append(_version_info(file_id, json.loads(path.read_text())))
+        return sorted(records, key=lambda record: int(record.version))
+
+    def _folder(self, file_id: str) -> Path:
+        # File ids are hex uuids; anything else (a path, dots) can never name a stored file.
+        if not file_id or not all(c in "0123456789abcdef" for c in file_id):
+            raise FileNotFound(f"file {file_id!r} not found")
+        return self.root / file_id
+
+    def _read_head(self, file_id: str) -> dict[str, Any]:
+        try:
+            head: dict[str, Any] = json.loads((self._folder(file_id) / HEAD).read_text())
+        except FileNotFoundError as exc:
+            raise FileNotFound(f"file {file_id!r} not found") from exc
+        return head
+
+    @contextlib.contextmanager
+    def _locked(self, file_id: str) -> Iterator[None]:
+        path = self._folder(file_id) / ".lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError as exc:
+            raise FileNotFound(f"file {file_id!r} not found") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _commit(
+        self,
+        file_id: str,
+        source: Readable,
+        *,
+        modified_by: str,
+        max_size: int,
+        name: str | None = None,
+        owner_id: str | None = None,
+    ) -> FileInfo:
+        versions = self._folder(file_id) / VERSIONS
+        reader = HashingReader(source, max_size)
+        fd, temp_name = tempfile.mkstemp(dir=versions, prefix=".upload-")
+        temp = Path(temp_name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in reader.chunks():
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            with self._locked(file_id):
+                head = self._read_head(file_id) if name is None else {"name": name, "owner_id": owner_id, "seq": 0}
+                number = str(int(head["seq"]) + 1)
+                record = {
+                    "version": number,
+                    "size": reader.size,
+                    "sha256": reader.sha256,
+                    "modified_at": datetime.now(UTC).isoformat(),
+                    "modified_by": modified_by,
+                }
+                os.replace(temp, versions / f"{number}.bin")
+                self._write_json(versions / f"{number}.json", record)
+                head.update(record, seq=int(number))
+                self._write_json(self._folder(file_id) / HEAD, head)
+        finally:
+            temp.unlink(missing_ok=True)
+        return _file_info(file_id, head)
+
+    @staticmethod
+    def _write_json(path: Path, data: dict[str, Any]) -> None:
+        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".json-")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, ensure_ascii=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+
+
+def _iterate(handle: Any) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            yield chunk
+
+
+def _file_info(file_id: str, head: dict[str, Any]) -> FileInfo:
+    return FileInfo(
+        file_id=file_id,
+        name=head["name"],
+        owner_id=head["owner_id"],
+        size=int(head["size"]),
+        sha256=head["sha256"],
+        version=str(head["version"]),
+        modified_at=datetime.fromisoformat(head["modified_at"]),
+        modified_by=head["modified_by"],
+    )
+
+
+def _version_info(file_id: str, record: dict[str, Any]) -> VersionInfo:
+    return VersionInfo(
+        file_id=file_id,
+        version=str(record["version"]),
+        size=int(record["size"]),
+        sha256=record["sha256"],
+        modified_at=datetime.fromisoformat(record["modified_at"]),
+        modified_by=record["modified_by"],
+    )
