@@ -24,6 +24,33 @@ SECRET_FILE_NAME = "jwt-secret"
 MIN_SECRET_LENGTH = 32
 
 
+VARIABLES = (
+    "WOPI_MODE",
+    "WOPI_JWT_SECRET",
+    "WOPI_JWT_ALGORITHM",
+    "WOPI_TOKEN_TTL",
+    "WOPI_BASE_URL",
+    "WOPI_DISCOVERY_URL",
+    "WOPI_DISCOVERY_REFRESH",
+    "WOPI_REDIS_URL",
+    "WOPI_REDIS_TIMEOUT",
+    "WOPI_S3_ENDPOINT",
+    "WOPI_S3_ACCESS_KEY",
+    "WOPI_S3_SECRET_KEY",
+    "WOPI_S3_BUCKET",
+    "WOPI_S3_REGION",
+    "WOPI_DATA_DIR",
+    "WOPI_PROOF_KEYS",
+    "WOPI_LOCK_TTL",
+    "WOPI_MAX_FILE_SIZE",
+    "WOPI_API_KEY",
+    "WOPI_BEHIND_TLS",
+    "WOPI_TRUSTED_PROXIES",
+    "WOPI_LOG_LEVEL",
+)
+"""Every environment variable load_settings reads."""
+
+
 class Mode(enum.StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"

@@ -1,0 +1,1 @@
+"""The WOPI front-end: a Starlette app that answers every WOPI call synchronously."""

@@ -1,0 +1,32 @@
+"""The Starlette application factory."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from wopi_api.errors import handle_unexpected_error, handle_wopi_error
+from wopi_api.lifespan import make_lifespan
+from wopi_api.middleware import CorrelationMiddleware
+from wopi_api.routes import files, health, overrides
+from wopi_core.errors import WopiError
+from wopi_core.settings import Settings
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the front-end for validated settings (with a JWT secret and a Redis URL resolved)."""
+    routes = [
+        Route("/wopi/files/{file_id}", files.check_file_info, methods=["GET"]),
+        Route("/wopi/files/{file_id}", overrides.file_override, methods=["POST"]),
+        Route("/wopi/files/{file_id}/contents", files.get_file, methods=["GET"]),
+        Route("/wopi/files/{file_id}/contents", files.put_file, methods=["POST"]),
+        Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(CorrelationMiddleware)],
+        exception_handlers={WopiError: handle_wopi_error, Exception: handle_unexpected_error},
+        lifespan=make_lifespan(settings),
+    )

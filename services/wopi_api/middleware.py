@@ -1,0 +1,93 @@
+"""Pure ASGI middleware: correlation ids and one access-log line per request, without the query string."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from wopi_core import logging as wopi_logging
+
+logger = logging.getLogger(__name__)
+
+MAX_ID_LENGTH = 128
+LOG_SCOPE_KEY = "wopi.log"
+CORRELATION_SCOPE_KEY = "wopi.correlation_id"
+
+
+def _clean_id(raw: bytes) -> str:
+    text = raw.decode("latin-1", errors="replace").strip()[:MAX_ID_LENGTH]
+    return "".join(c for c in text if c.isprintable())
+
+
+class CorrelationMiddleware:
+    """Takes X-WOPI-CorrelationID (or X-Request-ID, or a fresh uuid4) and logs each request once.
+
+    The access line carries the path but never the query string, because WOPI clients send the
+    access token there. WOPI handlers add the operation and file id through ``describe_call``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        correlation = _clean_id(headers.get(b"x-wopi-correlationid") or headers.get(b"x-request-id") or b"")
+        correlation = correlation or str(uuid.uuid4())
+        session = _clean_id(headers.get(b"x-wopi-sessionid") or b"")
+        scope[CORRELATION_SCOPE_KEY] = correlation
+        details: dict[str, Any] = {}
+        scope[LOG_SCOPE_KEY] = details
+        correlation_token = wopi_logging.correlation_id.set(correlation)
+        session_token = wopi_logging.session_id.set(session)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            duration_ms = round((time.perf_counter() - started) * 1000, 2)
+            self._log(scope, details, status, duration_ms)
+            wopi_logging.correlation_id.reset(correlation_token)
+            wopi_logging.session_id.reset(session_token)
+
+    @staticmethod
+    def _log(scope: Scope, details: dict[str, Any], status: int, duration_ms: float) -> None:
+        operation = details.get("operation", "")
+        fields = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": duration_ms,
+            **details,
+        }
+        if operation:
+            logger.info(
+                "%s file_id=%s status=%s duration_ms=%s",
+                operation,
+                details.get("file_id", ""),
+                status,
+                duration_ms,
+                extra=fields,
+            )
+        else:
+            logger.info("%s %s status=%s duration_ms=%s", scope["method"], scope["path"], status, duration_ms, extra=fields)
+
+
+def describe_call(scope: Scope, operation: str, file_id: str = "", **extra: str) -> None:
+    """Record the WOPI operation and file id of this request for its access-log line."""
+    details = scope.get(LOG_SCOPE_KEY)
+    if details is not None:
+        details.update(operation=operation, file_id=file_id, **extra)

@@ -1,0 +1,135 @@
+"""CheckFileInfo, GetFile and PutFile."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from wopi_api.body import RequestBodyReader
+from wopi_api.middleware import CORRELATION_SCOPE_KEY
+from wopi_api.routes.common import authorize, header_int, require_edit
+from wopi_api.state import app_state
+from wopi_core.errors import FileTooLarge, LargerThanExpected, UnsupportedOperation
+from wopi_core.events import FileSaved
+from wopi_core.models import (
+    HEADER_ITEM_VERSION,
+    HEADER_LOCK,
+    HEADER_MAX_EXPECTED_SIZE,
+    HEADER_OVERRIDE,
+    FileInfo,
+)
+from wopi_core.names import split_extension
+from wopi_core.tokens import TokenClaims
+
+# Without X-WOPI-MaxExpectedSize there is no limit below the largest signed 32-bit integer.
+DEFAULT_MAX_EXPECTED_SIZE = 2**31 - 1
+FILE_NAME_MAX_LENGTH = 250
+
+
+def format_wopi_time(info: FileInfo) -> str:
+    """Format the modification time as WOPI wants it: UTC ISO 8601 with seven fraction digits and Z."""
+    return info.modified_at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def check_file_info_body(info: FileInfo, claims: TokenClaims, base_url: str) -> dict[str, Any]:
+    """Build the CheckFileInfo JSON for one file and the token's user."""
+    parts = urlsplit(base_url)
+    can_write = claims.can_write
+    return {
+        "BaseFileName": info.name,
+        "OwnerId": info.owner_id,
+        "Size": info.size,
+        "UserId": claims.user.user_id,
+        "UserFriendlyName": claims.user.display_name,
+        "Version": info.version,
+        "SHA256": info.sha256,
+        "LastModifiedTime": format_wopi_time(info),
+        "FileExtension": split_extension(info.name)[1],
+        "FileNameMaxLength": FILE_NAME_MAX_LENGTH,
+        "UserCanWrite": can_write,
+        "ReadOnly": not can_write,
+        "UserCanRename": False,
+        "UserCanNotWriteRelative": True,
+        "SupportsUpdate": True,
+        "SupportsLocks": True,
+        "SupportsGetLock": True,
+        "SupportsExtendedLockLength": True,
+        "SupportsRename": False,
+        "SupportsDeleteFile": False,
+        "SupportsUserInfo": False,
+        "IsAnonymousUser": False,
+        "PostMessageOrigin": f"{parts.scheme}://{parts.netloc}",
+    }
+
+
+async def check_file_info(request: Request) -> Response:
+    """CheckFileInfo: 200 with the file's properties; 401 bad token; 404 unknown file; 500 bad proof."""
+    file_id = request.path_params["file_id"]
+    claims = await authorize(request, "CheckFileInfo", file_id)
+    state = app_state(request)
+    info = await run_in_threadpool(state["storage"].stat, file_id)
+    return JSONResponse(check_file_info_body(info, claims, state["settings"].base_url))
+
+
+async def get_file(request: Request) -> Response:
+    """GetFile: 200 with the streamed bytes and X-WOPI-ItemVersion; 401, 404, 412 when too large."""
+    file_id = request.path_params["file_id"]
+    await authorize(request, "GetFile", file_id)
+    limit = header_int(request, HEADER_MAX_EXPECTED_SIZE)
+    storage = app_state(request)["storage"]
+    info = await run_in_threadpool(storage.stat, file_id)
+    max_size = DEFAULT_MAX_EXPECTED_SIZE if limit is None else limit
+    if info.size > max_size:
+        raise LargerThanExpected(f"the file is {info.size} bytes, more than {HEADER_MAX_EXPECTED_SIZE} {max_size}")
+    version, chunks = await run_in_threadpool(storage.open_content, file_id, info.version)
+    headers = {HEADER_ITEM_VERSION: version.version, "Content-Length": str(version.size)}
+    return StreamingResponse(
+        _closing(chunks), media_type="application/octet-stream", headers=headers
+    )
+
+
+def _closing(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        yield from chunks
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+async def put_file(request: Request) -> Response:
+    """PutFile: 200 with the new X-WOPI-ItemVersion; 401, 404, 409 lock mismatch, 413 too large, 501."""
+    file_id = request.path_params["file_id"]
+    claims = await authorize(request, "PutFile", file_id)
+    override = request.headers.get(HEADER_OVERRIDE, "").strip().upper()
+    if override != "PUT":
+        raise UnsupportedOperation(f"{HEADER_OVERRIDE} {override!r} is not supported on the contents endpoint")
+    require_edit(claims)
+    state = app_state(request)
+    settings, storage = state["settings"], state["storage"]
+    declared = header_int(request, "Content-Length")
+    if declared is not None and declared > settings.max_file_size:
+        raise FileTooLarge(f"the body is {declared} bytes, more than the limit of {settings.max_file_size}")
+    current = await run_in_threadpool(storage.stat, file_id)
+    await state["locks"].check_write(file_id, request.headers.get(HEADER_LOCK), current.size)
+    reader = RequestBodyReader(request)
+    info = await run_in_threadpool(
+        storage.write, file_id, reader, modified_by=claims.user.user_id, max_size=settings.max_file_size
+    )
+    event = FileSaved(
+        file_id=file_id,
+        version_id=info.version,
+        correlation_id=request.scope.get(CORRELATION_SCOPE_KEY, ""),
+        session_id=request.headers.get("X-WOPI-SessionId", ""),
+    )
+    return Response(
+        status_code=200,
+        headers={HEADER_ITEM_VERSION: info.version},
+        background=BackgroundTask(state["publisher"].file_saved, event),
+    )

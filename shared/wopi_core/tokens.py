@@ -1,0 +1,101 @@
+"""Access tokens: compact JWTs bound to one file, one user and one permission, with an expiry."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from wopi_core.errors import InvalidToken
+from wopi_core.models import Permission, User
+from wopi_core.settings import Settings
+
+ISSUER = "wopihost"
+AUDIENCE = "wopi"
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "fid", "prm"]
+LEEWAY_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    file_id: str
+    user: User
+    permission: Permission
+    expires_at: int
+    """Expiry in seconds since the epoch."""
+
+    @property
+    def can_write(self) -> bool:
+        return self.permission is Permission.EDIT
+
+    @property
+    def access_token_ttl(self) -> int:
+        """The WOPI access_token_ttl: the expiry instant in milliseconds since the epoch."""
+        return self.expires_at * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    access_token: str
+    access_token_ttl: int
+    """Expiry instant in milliseconds since the epoch, as WOPI clients expect it."""
+
+
+def issue_token(
+    settings: Settings,
+    file_id: str,
+    user: User,
+    permission: Permission,
+    *,
+    expires_at: int | None = None,
+    now: float | None = None,
+) -> IssuedToken:
+    """Sign a token for one file and user; expires_at caps it (tokens minted inside a WOPI call)."""
+    issued = int(now if now is not None else time.time())
+    expiry = issued + settings.token_ttl
+    if expires_at is not None:
+        expiry = min(expiry, expires_at)
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": user.user_id,
+        "name": user.display_name,
+        "fid": file_id,
+        "prm": permission.value,
+        "iat": issued,
+        "exp": expiry,
+    }
+    token = jwt.encode(claims, settings.jwt_secret.get(), algorithm=settings.jwt_algorithm)
+    return IssuedToken(access_token=token, access_token_ttl=expiry * 1000)
+
+
+def verify_token(settings: Settings, token: str, file_id: str | None) -> TokenClaims:
+    """Check signature, algorithm, expiry, issuer and audience, and that the token is for file_id.
+
+    Raise InvalidToken (401) for any failure; file_id None skips the file binding (container calls).
+    """
+    if not token:
+        raise InvalidToken("missing access token")
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret.get(),
+            algorithms=[settings.jwt_algorithm],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            leeway=LEEWAY_SECONDS,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("access token expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise InvalidToken(f"invalid access token ({type(exc).__name__})") from exc
+    if file_id is not None and claims["fid"] != file_id:
+        raise InvalidToken("access token was issued for another file")
+    try:
+        permission = Permission(claims["prm"])
+    except ValueError as exc:
+        raise InvalidToken("access token carries an unknown permission") from exc
+    user = User(user_id=str(claims["sub"]), display_name=str(claims.get("name") or claims["sub"]))
+    return TokenClaims(file_id=str(claims["fid"]), user=user, permission=permission, expires_at=int(claims["exp"]))
