@@ -1,0 +1,293 @@
+"""Version history kept in Redis, and the two ways a version enters it: a save event and reconciliation.
+
+Keys (all under ``wopi:``):
+
+    wopi:history:<file_id>          hash   version_id -> VersionRecord as JSON
+    wopi:history:<file_id>:order    zset   version_id scored by modification time, for oldest-first listing
+    wopi:users:display_names        hash   user_id -> display name, filled by whoever knows the user
+    wopi:reconcile:last             string ReconcileReport of the last reconciliation run, as JSON
+
+Recording is idempotent by (file_id, version_id): a Lua script writes the hash field only if it is absent
+and adds the ordering entry in the same step, so a redelivered event or a reconciliation that races a
+worker never records a version twice. Storage stays the source of truth; the history only enriches it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import redis
+
+from wopi_core.errors import FileNotFound
+from wopi_core.models import VersionInfo
+from wopi_core.storage.base import StorageBackend
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "wopi:"
+DISPLAY_NAMES_KEY = KEY_PREFIX + "users:display_names"
+RECONCILE_LAST_KEY = KEY_PREFIX + "reconcile:last"
+
+# KEYS[1] history hash, KEYS[2] ordering zset; ARGV[1] version id, ARGV[2] record JSON, ARGV[3] score.
+_RECORD_SCRIPT = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+    redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[1])
+    return 1
+end
+return 0
+"""
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """One version of a file as the history keeps it: the storage facts plus who and which call made it."""
+
+    file_id: str
+    version_id: str
+    size: int
+    sha256: str
+    modified_at: datetime
+    modified_by: str
+    author_name: str
+    """Display name of modified_by when known, else an empty string."""
+    correlation_id: str
+    session_id: str
+    recorded_at: datetime
+
+    @classmethod
+    def from_version(
+        cls,
+        info: VersionInfo,
+        *,
+        author_name: str = "",
+        correlation_id: str = "",
+        session_id: str = "",
+        recorded_at: datetime,
+    ) -> VersionRecord:
+        """Build the record of a stored version."""
+        return cls(
+            file_id=info.file_id,
+            version_id=info.version,
+            size=info.size,
+            sha256=info.sha256,
+            modified_at=info.modified_at,
+            modified_by=info.modified_by,
+            author_name=author_name,
+            correlation_id=correlation_id,
+            session_id=session_id,
+            recorded_at=recorded_at,
+        )
+
+    def to_json(self) -> str:
+        """Serialise the record, with times in ISO 8601."""
+        data = asdict(self)
+        data["modified_at"] = self.modified_at.isoformat()
+        data["recorded_at"] = self.recorded_at.isoformat()
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> VersionRecord:
+        """Parse what to_json wrote."""
+        data: dict[str, Any] = json.loads(raw)
+        data["modified_at"] = datetime.fromisoformat(data["modified_at"])
+        data["recorded_at"] = datetime.fromisoformat(data["recorded_at"])
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    """Counts of one reconciliation run, kept in Redis for `wopihost status` and the metrics endpoint."""
+
+    started_at: datetime
+    finished_at: datetime
+    files: int
+    """Files listed by storage."""
+    versions: int
+    """Versions listed across those files."""
+    recorded: int
+    """Versions that were missing from the history and have now been recorded."""
+    vanished: int
+    """Files deleted between the listing and the reading of their versions."""
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def to_json(self) -> str:
+        """Serialise the report, with times in ISO 8601."""
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat()
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> ReconcileReport:
+        """Parse what to_json wrote."""
+        data: dict[str, Any] = json.loads(raw)
+        data["started_at"] = datetime.fromisoformat(data["started_at"])
+        data["finished_at"] = datetime.fromisoformat(data["finished_at"])
+        return cls(**data)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+class HistoryStore:
+    """The version history of every file, in Redis (see the module docstring for the keys)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._record_script = client.register_script(_RECORD_SCRIPT)
+
+    @staticmethod
+    def history_key(file_id: str) -> str:
+        return f"{KEY_PREFIX}history:{file_id}"
+
+    @staticmethod
+    def order_key(file_id: str) -> str:
+        return f"{KEY_PREFIX}history:{file_id}:order"
+
+    def record(self, rec: VersionRecord) -> bool:
+        """Store rec unless (file_id, version_id) is already recorded; return True if it was new."""
+        keys = [self.history_key(rec.file_id), self.order_key(rec.file_id)]
+        added = self._record_script(keys=keys, args=[rec.version_id, rec.to_json(), rec.modified_at.timestamp()])
+        return bool(added)
+
+    def has(self, file_id: str, version_id: str) -> bool:
+        """Return True if this version of the file is recorded."""
+        return bool(self._client.hexists(self.history_key(file_id), version_id))
+
+    def list(self, file_id: str) -> builtins.list[VersionRecord]:
+        """Return the recorded versions of a file, oldest first; an unknown file has none."""
+        order: builtins.list[bytes | str] = self._client.zrange(self.order_key(file_id), 0, -1)  # type: ignore[assignment]
+        if not order:
+            return []
+        values: builtins.list[bytes | str | None] = self._client.hmget(
+            self.history_key(file_id), [_text(v) for v in order]
+        )
+        return [VersionRecord.from_json(value) for value in values if value is not None]
+
+    def forget(self, file_id: str) -> None:
+        """Remove the whole history of a file, for example after the file itself was deleted."""
+        self._client.delete(self.history_key(file_id), self.order_key(file_id))
+
+    def set_display_name(self, user_id: str, display_name: str) -> None:
+        """Remember a user's display name so that later records of their saves carry it."""
+        self._client.hset(DISPLAY_NAMES_KEY, user_id, display_name)
+
+    def display_name(self, user_id: str) -> str:
+        """Return the remembered display name of a user, or an empty string."""
+        value: bytes | str | None = self._client.hget(DISPLAY_NAMES_KEY, user_id)
+        return _text(value) if value is not None else ""
+
+    def save_reconcile_report(self, report: ReconcileReport) -> None:
+        """Keep report as the last reconciliation run."""
+        self._client.set(RECONCILE_LAST_KEY, report.to_json())
+
+    def last_reconcile(self) -> ReconcileReport | None:
+        """Return the last reconciliation run, or None if none has finished yet."""
+        value: bytes | str | None = self._client.get(RECONCILE_LAST_KEY)
+        return ReconcileReport.from_json(value) if value is not None else None
+
+
+class RecordOutcome(StrEnum):
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"
+    FILE_GONE = "file_gone"
+    VERSION_GONE = "version_gone"
+
+
+def record_stored_version(
+    store: HistoryStore,
+    info: VersionInfo,
+    *,
+    correlation_id: str = "",
+    session_id: str = "",
+    clock: Clock = utc_now,
+) -> bool:
+    """Record one version that storage listed; return True if it was not recorded before.
+
+    Both the save event and reconciliation record through this function, so a version enters the
+    history the same way whichever path finds it first.
+    """
+    rec = VersionRecord.from_version(
+        info,
+        author_name=store.display_name(info.modified_by) if info.modified_by else "",
+        correlation_id=correlation_id,
+        session_id=session_id,
+        recorded_at=clock(),
+    )
+    return store.record(rec)
+
+
+def record_version(
+    storage: StorageBackend,
+    store: HistoryStore,
+    file_id: str,
+    version_id: str,
+    *,
+    correlation_id: str = "",
+    session_id: str = "",
+    clock: Clock = utc_now,
+) -> RecordOutcome:
+    """Read one version of a file from storage and record it in the history.
+
+    A file deleted, or a version removed, since the save is not an error: there is nothing left to
+    record. StorageUnavailable and Redis errors propagate so that the caller can retry.
+    """
+    try:
+        versions = storage.list_versions(file_id)
+    except FileNotFound:
+        return RecordOutcome.FILE_GONE
+    info = next((v for v in versions if v.version == version_id), None)
+    if info is None:
+        return RecordOutcome.VERSION_GONE
+    added = record_stored_version(store, info, correlation_id=correlation_id, session_id=session_id, clock=clock)
+    return RecordOutcome.RECORDED if added else RecordOutcome.DUPLICATE
+
+
+def reconcile(storage: StorageBackend, store: HistoryStore, *, clock: Clock = utc_now) -> ReconcileReport:
+    """Record every stored version that the history lacks, and return the counts of the run.
+
+    This recovers saves whose event was never published or never processed. Files deleted while the
+    scan runs are counted and skipped.
+    """
+    started_at = clock()
+    files = versions = recorded = vanished = 0
+    for file_info in storage.list_files():
+        files += 1
+        try:
+            stored = storage.list_versions(file_info.file_id)
+        except FileNotFound:
+            vanished += 1
+            continue
+        versions += len(stored)
+        for info in stored:
+            if store.has(info.file_id, info.version):
+                continue
+            if record_stored_version(store, info, clock=clock):
+                recorded += 1
+                logger.info("recovered version file_id=%s version_id=%s", info.file_id, info.version)
+    return ReconcileReport(
+        started_at=started_at,
+        finished_at=clock(),
+        files=files,
+        versions=versions,
+        recorded=recorded,
+        vanished=vanished,
+    )

@@ -1,0 +1,1 @@
+"""Celery workers of the WOPI host: version history, reconciliation and periodic jobs."""

@@ -1,0 +1,44 @@
+"""Beat schedule: the periodic jobs and how often they run, all in UTC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wopi_core.events import TASK_RECONCILE
+from wopi_core.settings import Settings
+
+DEFAULT_RECONCILE_INTERVAL = 300
+"""Seconds between reconciliation runs when the settings name no interval (WOPI_RECONCILE_INTERVAL)."""
+
+
+def reconcile_interval(settings: Settings) -> int:
+    """Return the reconciliation interval in seconds, from settings.reconcile_interval when it exists."""
+    value = getattr(settings, "reconcile_interval", None)
+    return int(value) if value else DEFAULT_RECONCILE_INTERVAL
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Return the beat_schedule setting: one entry per periodic task."""
+    interval = reconcile_interval(settings)
+    schedule: dict[str, dict[str, Any]] = {
+        "reconcile-storage": {
+            "task": TASK_RECONCILE,
+            "schedule": float(interval),
+            # A run still queued when the next one is due is dropped, so a stopped worker does not
+            # come back to a pile of identical scans.
+            "options": {"expires": float(interval)},
+        },
+    }
+    schedule.update(discovery_schedule(settings))
+    return schedule
+
+
+def discovery_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """DISCOVERY HOOK: return the beat entry of the discovery refresh task once that task is registered.
+
+    The entry would read ``{"refresh-discovery": {"task": TASK_REFRESH_DISCOVERY,
+    "schedule": float(settings.discovery_refresh), "options": {"expires": float(settings.discovery_refresh)}}}``.
+    It stays empty until a task module registers wopi.discovery.refresh, because beat would otherwise
+    publish a task that no worker knows.
+    """
+    return {}
