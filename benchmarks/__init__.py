@@ -1,0 +1,1 @@
+"""Load and throughput scripts that print comparable figures for the WOPI host."""
