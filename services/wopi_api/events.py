@@ -6,7 +6,7 @@ import logging
 
 from celery import Celery
 
-from wopi_core.events import TASK_RECORD_VERSION, FileSaved
+from wopi_core.events import TASK_RECORD_VERSION, TASK_REFRESH_DISCOVERY, FileSaved
 from wopi_core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,15 @@ class EventPublisher:
             )
             return False
         logger.debug("event published file_id=%s version=%s", event.file_id, event.version_id)
+        return True
+
+    def refresh_discovery(self) -> bool:
+        """Ask the workers to fetch discovery now; return False, after logging, if the broker is down."""
+        try:
+            self._celery.send_task(TASK_REFRESH_DISCOVERY, retry=False)
+        except Exception as exc:  # noqa: BLE001 - the next scheduled refresh still runs
+            logger.warning("discovery refresh request failed error=%s", type(exc).__name__)
+            return False
         return True
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 from starlette.requests import HTTPConnection
 
 from wopi_api.events import EventPublisher
+from wopi_api.proofs import ProofVerifier
 from wopi_core.locks import LockStore
 from wopi_core.settings import Settings
 from wopi_core.storage.base import StorageBackend
@@ -19,6 +20,7 @@ class AppState(TypedDict):
     storage: StorageBackend
     locks: LockStore
     publisher: EventPublisher
+    proofs: ProofVerifier
 
 
 def app_state(connection: HTTPConnection) -> AppState:
