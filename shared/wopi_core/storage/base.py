@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
-from typing import BinaryIO, Protocol
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
 
-from wopi_core.errors import FileTooLarge
+from wopi_core.errors import FileNotFound, FileTooLarge
 from wopi_core.models import FileInfo, VersionInfo
 
 CHUNK_SIZE = 1024 * 1024
+FILE_ID_CHARACTERS = frozenset("0123456789abcdef")
 
 
 class Readable(Protocol):
@@ -93,3 +95,51 @@ class HashingReader:
     def sha256(self) -> str:
         return base64.b64encode(self._digest.digest()).decode("ascii")
 
+
+class ContentStream(Iterator[bytes]):
+    """Iterates over the chunks of an open stream and closes it once exhausted, on error or on close().
+
+    A generator with try/finally would leak the stream when it is closed before its first chunk,
+    because the finally clause only runs once the generator has started.
+    """
+
+    def __init__(self, read: Callable[[int], bytes], close: Callable[[], None], chunk_size: int = CHUNK_SIZE) -> None:
+        self._read = read
+        self._close = close
+        self._chunk_size = chunk_size
+        self.closed = False
+
+    def __next__(self) -> bytes:
+        if self.closed:
+            raise StopIteration
+        try:
+            chunk = self._read(self._chunk_size)
+        except BaseException:
+            self.close()
+            raise
+        if not chunk:
+            self.close()
+            raise StopIteration
+        return chunk
+
+    def close(self) -> None:
+        """Close the underlying stream; calling it again does nothing."""
+        if not self.closed:
+            self.closed = True
+            self._close()
+
+
+def check_file_id(file_id: str) -> None:
+    """Raise FileNotFound unless file_id has the form of a stored id (lower-case hex, as uuid4().hex gives)."""
+    if not file_id or not FILE_ID_CHARACTERS.issuperset(file_id):
+        raise FileNotFound(f"file {file_id!r} not found")
+
+
+def new_file_id() -> str:
+    """Return a fresh file id: 32 lower-case hex digits."""
+    return uuid.uuid4().hex
+
+
+def sorted_by_name(files: Iterable[FileInfo]) -> list[FileInfo]:
+    """Return files ordered by name, ignoring case, with the id breaking ties so the order is stable."""
+    return sorted(files, key=lambda info: (info.name.casefold(), info.name, info.file_id))

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +28,14 @@ from typing import Any
 from wopi_core.errors import FileNotFound, StorageUnavailable
 from wopi_core.models import FileInfo, VersionInfo
 from wopi_core.names import check_file_name
-from wopi_core.storage.base import CHUNK_SIZE, HashingReader, Readable
+from wopi_core.storage.base import (
+    ContentStream,
+    HashingReader,
+    Readable,
+    check_file_id,
+    new_file_id,
+    sorted_by_name,
+)
 
 HEAD = "head.json"
 VERSIONS = "versions"
@@ -48,7 +54,7 @@ class LocalStorage:
 
     def create_file(self, name: str, owner_id: str, source: Readable, *, max_size: int) -> FileInfo:
         check_file_name(name)
-        file_id = uuid.uuid4().hex
+        file_id = new_file_id()
         folder = self.root / file_id
         (folder / VERSIONS).mkdir(parents=True)
         try:
@@ -63,7 +69,7 @@ class LocalStorage:
     def open_content(self, file_id: str, version: str | None = None) -> tuple[VersionInfo, Iterator[bytes]]:
         head = self._read_head(file_id)
         number = version if version is not None else head["version"]
-        if not number.isdigit():
+        if not (number.isascii() and number.isdigit()):
             raise FileNotFound(f"file {file_id} has no version {number!r}")
         versions = self._folder(file_id) / VERSIONS
         try:
@@ -71,7 +77,7 @@ class LocalStorage:
             handle = (versions / f"{number}.bin").open("rb")
         except FileNotFoundError as exc:
             raise FileNotFound(f"file {file_id} has no version {number!r}") from exc
-        return _version_info(file_id, record), _iterate(handle)
+        return _version_info(file_id, record), ContentStream(handle.read, handle.close)
 
     def write(self, file_id: str, source: Readable, *, modified_by: str, max_size: int) -> FileInfo:
         self._read_head(file_id)
@@ -100,7 +106,7 @@ class LocalStorage:
                 continue
             with contextlib.suppress(FileNotFound):
                 files.append(self.stat(entry.name))
-        return sorted(files, key=lambda info: (info.name.lower(), info.file_id))
+        return sorted_by_name(files)
 
     def list_versions(self, file_id: str) -> list[VersionInfo]:
         self._read_head(file_id)
@@ -113,8 +119,7 @@ class LocalStorage:
 
     def _folder(self, file_id: str) -> Path:
         # File ids are hex uuids; anything else (a path, dots) can never name a stored file.
-        if not file_id or not all(c in "0123456789abcdef" for c in file_id):
-            raise FileNotFound(f"file {file_id!r} not found")
+        check_file_id(file_id)
         return self.root / file_id
 
     def _read_head(self, file_id: str) -> dict[str, Any]:
@@ -158,9 +163,10 @@ class LocalStorage:
                 handle.flush()
                 os.fsync(handle.fileno())
             with self._locked(file_id):
+                head: dict[str, Any]
                 head = self._read_head(file_id) if name is None else {"name": name, "owner_id": owner_id, "seq": 0}
                 number = str(int(head["seq"]) + 1)
-                record = {
+                record: dict[str, Any] = {
                     "version": number,
                     "size": reader.size,
                     "sha256": reader.sha256,
@@ -183,12 +189,6 @@ class LocalStorage:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, path)
-
-
-def _iterate(handle: Any) -> Iterator[bytes]:
-    with handle:
-        while chunk := handle.read(CHUNK_SIZE):
-            yield chunk
 
 
 def _file_info(file_id: str, head: dict[str, Any]) -> FileInfo:
