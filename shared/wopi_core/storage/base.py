@@ -53,7 +53,11 @@ class StorageBackend(Protocol):
         ...
 
     def rename(self, file_id: str, name: str) -> FileInfo:
-        """Change the file's name; its id stays the same."""
+        """Change the file's name and return the new state; raise FileNotFound, InvalidFileName.
+
+        The id and content stay the same. The version may change: S3 stores a rename as a new object
+        version, while the filesystem backend keeps the version.
+        """
         ...
 
     def delete(self, file_id: str) -> None:
