@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -102,6 +103,9 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = load(args)
     redis_server = None
     worker = None
+    # uvicorn restores this handler and raises SIGTERM again after its graceful shutdown; exiting
+    # through SystemExit lets the finally block below stop the worker and the bundled server too.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if not settings.redis_url:
         redis_server, settings = embedded.start_redis(settings)
     try:
@@ -114,6 +118,10 @@ def run_serve(args: argparse.Namespace) -> int:
             redis_server.stop()
             logger.info("bundled Valkey server stopped")
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def run_api(args: argparse.Namespace) -> int:
