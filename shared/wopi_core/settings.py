@@ -109,7 +109,6 @@ class Settings:
     s3_secret_key: Secret = field(default_factory=lambda: Secret(""))
     s3_bucket: str = "wopi"
     s3_region: str = ""
-    s3_secure: bool = False
     data_dir: Path = Path("wopihost-data")
     proof_keys: ProofKeyMode = ProofKeyMode.WARN
     lock_ttl: int = 1800
