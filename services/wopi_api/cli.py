@@ -9,7 +9,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from wopi_core.errors import ConfigError, WopiError
@@ -41,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         "uses filesystem storage in the data directory unless WOPI_S3_ENDPOINT is set. Ctrl-C stops everything.",
     )
     _add_listen_options(serve)
-    serve.add_argument("--data-dir", type=Path, help="storage and state directory (default: WOPI_DATA_DIR or ./wopihost-data)")
+    serve.add_argument(
+        "--data-dir", type=Path, help="storage and state directory (default: WOPI_DATA_DIR or ./wopihost-data)"
+    )
     serve.set_defaults(handler=run_serve)
 
     api = commands.add_parser("api", help="run the front-end only (needs WOPI_REDIS_URL)")
@@ -66,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = file_commands.add_parser("list", help="list stored files: id, size, version, name")
     listing.set_defaults(handler=run_files_list)
 
-    token = commands.add_parser("token", help="mint an access token and print it as JSON with access_token_ttl and wopi_src")
+    token = commands.add_parser(
+        "token", help="mint an access token and print it as JSON with access_token_ttl and wopi_src"
+    )
     token.add_argument("file_id", help="the file the token is for")
     token.add_argument("--user", required=True, help="user id (stable, unique per user)")
     token.add_argument("--name", help="user display name (default: the user id)")
@@ -77,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_listen_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port to listen on (default: {DEFAULT_PORT})")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"TCP port to listen on (default: {DEFAULT_PORT})"
+    )
 
 
 def load(args: argparse.Namespace) -> Settings:

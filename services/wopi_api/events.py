@@ -38,7 +38,7 @@ class EventPublisher:
         """
         try:
             self._celery.send_task(TASK_RECORD_VERSION, kwargs=event.kwargs(), retry=False)
-        except Exception as exc:  # noqa: BLE001 - any broker failure is logged and left to reconciliation
+        except Exception as exc:
             logger.warning(
                 "event publish failed file_id=%s version=%s error=%s",
                 event.file_id,
@@ -54,7 +54,7 @@ class EventPublisher:
         """Ask the workers to fetch discovery now; return False, after logging, if the broker is down."""
         try:
             self._celery.send_task(TASK_REFRESH_DISCOVERY, retry=False)
-        except Exception as exc:  # noqa: BLE001 - the next scheduled refresh still runs
+        except Exception as exc:
             logger.warning("discovery refresh request failed error=%s", type(exc).__name__)
             return False
         return True

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import AsyncContextManager
 
 import redis
 import redis.asyncio as aioredis
@@ -23,7 +22,7 @@ from wopi_core.storage import create_storage
 logger = logging.getLogger(__name__)
 
 
-def make_lifespan(settings: Settings) -> Callable[[Starlette], AsyncContextManager[AppState]]:
+def make_lifespan(settings: Settings) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[AppState]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
         client = aioredis.Redis.from_url(

@@ -83,7 +83,9 @@ class CorrelationMiddleware:
                 extra=fields,
             )
         else:
-            logger.info("%s %s status=%s duration_ms=%s", scope["method"], scope["path"], status, duration_ms, extra=fields)
+            logger.info(
+                "%s %s status=%s duration_ms=%s", scope["method"], scope["path"], status, duration_ms, extra=fields
+            )
 
 
 def describe_call(scope: Scope, operation: str, file_id: str = "", **extra: str) -> None:

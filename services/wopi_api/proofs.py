@@ -76,7 +76,12 @@ class ProofVerifier:
     def _check(self, request: Request, token: str, url: str) -> ProofResult:
         headers = request.headers
         return verify_proof(
-            self.keys, token, url, headers.get(HEADER_PROOF), headers.get(HEADER_PROOF_OLD), headers.get(HEADER_TIMESTAMP)
+            self.keys,
+            token,
+            url,
+            headers.get(HEADER_PROOF),
+            headers.get(HEADER_PROOF_OLD),
+            headers.get(HEADER_TIMESTAMP),
         )
 
     async def _request_refresh(self) -> None:

@@ -62,7 +62,7 @@ def refresh_discovery(client: redis.Redis, source: str, *, now: float | None = N
 
 def read_status(client: redis.Redis) -> DiscoveryStatus:
     """Return when discovery was last fetched and how many fetches failed."""
-    raw = {key.decode(): value.decode() for key, value in client.hgetall(STATUS_KEY).items()}
+    raw = {_text(key): _text(value) for key, value in client.hgetall(STATUS_KEY).items()}
     return DiscoveryStatus(
         fetched_at=float(raw["fetched_at"]) if raw.get("fetched_at") else None,
         failures=int(raw.get("failures", 0)),
@@ -87,7 +87,11 @@ async def claim_forced_refresh(client: aioredis.Redis) -> bool:
     return bool(await client.set(REFRESH_REQUEST_KEY, b"1", nx=True, ex=FORCED_REFRESH_INTERVAL_SECONDS))
 
 
-def _parse_cached(raw: bytes | None) -> Discovery | None:
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _parse_cached(raw: bytes | str | None) -> Discovery | None:
     if raw is None:
         return None
     try:

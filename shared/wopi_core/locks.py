@@ -78,8 +78,10 @@ def _encode(value: str) -> bytes:
     return value.encode("latin-1", errors="replace")
 
 
-def _decode(value: bytes | None) -> str:
-    return value.decode("latin-1") if value else ""
+def _decode(value: bytes | str | None) -> str:
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return value or ""
 
 
 class LockStore:
@@ -140,7 +142,7 @@ class LockStore:
         async for key in self._client.scan_iter(match=KEY_PREFIX + "*", count=500):
             value, ttl = await self._client.get(key), await self._client.pttl(key)
             if value is not None:
-                file_id = key.decode("latin-1").removeprefix(KEY_PREFIX)
+                file_id = _decode(key).removeprefix(KEY_PREFIX)
                 result.append(HeldLock(file_id=file_id, lock_id=_decode(value), expires_in_ms=max(int(ttl), 0)))
         return sorted(result, key=lambda held: held.file_id)
 

@@ -244,7 +244,10 @@ def _check_consistency(settings: Settings, read: _Reader) -> None:
             "WOPI_BASE_URL: production needs an https URL; set WOPI_BEHIND_TLS=true if a TLS proxy serves it"
         )
     if settings.s3_endpoint:
-        for name, value in (("WOPI_S3_ACCESS_KEY", settings.s3_access_key), ("WOPI_S3_SECRET_KEY", settings.s3_secret_key)):
+        for name, value in (
+            ("WOPI_S3_ACCESS_KEY", settings.s3_access_key),
+            ("WOPI_S3_SECRET_KEY", settings.s3_secret_key),
+        ):
             if not value:
                 read.problems.append(f"{name}: missing; needed because WOPI_S3_ENDPOINT is set")
         if not settings.s3_bucket:

@@ -32,7 +32,16 @@ class ServedHost:
 
     def start(self) -> None:
         self.log_path = self.data_dir.parent / "serve.log"
-        command = [sys.executable, "-m", "wopi_api.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        command = [
+            sys.executable,
+            "-m",
+            "wopi_api.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+        ]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(command, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS

@@ -25,9 +25,7 @@ def discovery_file(tmp_path: Path) -> Path:
     return path
 
 
-def make_client(
-    settings_factory: SettingsFactory, redis_url: str, discovery: Path, mode: str
-) -> Iterator[WopiClient]:
+def make_client(settings_factory: SettingsFactory, redis_url: str, discovery: Path, mode: str) -> Iterator[WopiClient]:
     settings = settings_factory(
         WOPI_REDIS_URL=redis_url,
         WOPI_DISCOVERY_URL=str(discovery),
@@ -45,7 +43,9 @@ def enforcing(
     yield from make_client(settings_factory, redis_url, discovery_file, "enforce")
 
 
-def signed_check_file_info(client: WopiClient, file_id: str, base: str, keys: ClientKeys | None = None, age: float = 0) -> int:
+def signed_check_file_info(
+    client: WopiClient, file_id: str, base: str, keys: ClientKeys | None = None, age: float = 0
+) -> int:
     token = client.token(file_id)
     url = f"{base}/wopi/files/{file_id}?access_token={token}"
     headers = proof_headers(token, url, keys=keys, age_seconds=age)
@@ -82,8 +82,9 @@ def test_proof_signed_with_old_key_is_accepted(enforcing: WopiClient) -> None:
 
 def test_proof_old_signed_with_current_key_is_accepted(enforcing: WopiClient) -> None:
     file_id = enforcing.add_file()
-    client_rotated = ClientKeys(current=rsa.generate_private_key(public_exponent=65537, key_size=2048),
-                                old=client_keys().current)
+    client_rotated = ClientKeys(
+        current=rsa.generate_private_key(public_exponent=65537, key_size=2048), old=client_keys().current
+    )
     assert signed_check_file_info(enforcing, file_id, PUBLIC_BASE, keys=client_rotated) == 200
 
 

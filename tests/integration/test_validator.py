@@ -47,12 +47,18 @@ def run_validator(host: ServedHost, discovery: Path, tmp_path: Path, category: s
     command = [
         sys.executable,
         str(VALIDATOR),
-        "--wopisrc", str(token["wopi_src"]),
-        "--token", str(token["access_token"]),
-        "--token-ttl", str(token["access_token_ttl"]),
-        "--category", category,
-        "--proof-key-pem", str(discovery.with_suffix(".proof-key.pem")),
-        "--old-proof-key-pem", str(discovery.with_suffix(".old-proof-key.pem")),
+        "--wopisrc",
+        str(token["wopi_src"]),
+        "--token",
+        str(token["access_token"]),
+        "--token-ttl",
+        str(token["access_token_ttl"]),
+        "--category",
+        category,
+        "--proof-key-pem",
+        str(discovery.with_suffix(".proof-key.pem")),
+        "--old-proof-key-pem",
+        str(discovery.with_suffix(".old-proof-key.pem")),
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
@@ -69,4 +75,3 @@ def test_validator_reports_no_failure(host: ServedHost, validator_keys: Path, tm
         proof_lines = [line for line in result.stdout.splitlines() if "ProofKeys/" in line]
         assert len(proof_lines) == 7
         assert all(line.startswith("PASS") for line in proof_lines), "\n".join(proof_lines)
-

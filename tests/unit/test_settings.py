@@ -33,7 +33,7 @@ def test_load_settings_reports_every_invalid_variable() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings({"WOPI_LOCK_TTL": "30m", "WOPI_PROOF_KEYS": "maybe", "WOPI_BASE_URL": "ftp://x"})
     message = str(caught.value)
-    assert 'WOPI_LOCK_TTL: expected a positive whole number of seconds, got \'30m\'' in message
+    assert "WOPI_LOCK_TTL: expected a positive whole number of seconds, got '30m'" in message
     assert "WOPI_PROOF_KEYS: expected one of enforce, warn, off" in message
     assert "WOPI_BASE_URL: expected an absolute http or https URL" in message
     assert len(caught.value.problems) == 3

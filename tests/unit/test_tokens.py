@@ -62,14 +62,16 @@ def test_token_signed_with_other_secret_is_rejected(settings_factory: SettingsFa
 def test_unsigned_token_is_rejected(settings_factory: SettingsFactory) -> None:
     now = int(time.time())
     claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "u", "fid": "f", "prm": "edit", "iat": now, "exp": now + 60}
-    unsigned = jwt.encode(claims, None, algorithm="none")
+    unsigned = jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]
     with pytest.raises(InvalidToken):
         verify_token(settings_factory(), unsigned, "f")
 
 
 def test_token_with_other_algorithm_is_rejected(settings_factory: SettingsFactory) -> None:
     settings = settings_factory(WOPI_JWT_SECRET="s" * 64)
-    issued = issue_token(settings_factory(WOPI_JWT_ALGORITHM="HS512", WOPI_JWT_SECRET="s" * 64), "f", USER, Permission.EDIT)
+    issued = issue_token(
+        settings_factory(WOPI_JWT_ALGORITHM="HS512", WOPI_JWT_SECRET="s" * 64), "f", USER, Permission.EDIT
+    )
     with pytest.raises(InvalidToken):
         verify_token(settings, issued.access_token, "f")
 

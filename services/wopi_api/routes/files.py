@@ -89,9 +89,7 @@ async def get_file(request: Request) -> Response:
         raise LargerThanExpected(f"the file is {info.size} bytes, more than {HEADER_MAX_EXPECTED_SIZE} {max_size}")
     version, chunks = await run_in_threadpool(storage.open_content, file_id, info.version)
     headers = {HEADER_ITEM_VERSION: version.version, "Content-Length": str(version.size)}
-    return StreamingResponse(
-        _closing(chunks), media_type="application/octet-stream", headers=headers
-    )
+    return StreamingResponse(_closing(chunks), media_type="application/octet-stream", headers=headers)
 
 
 def _closing(chunks: Iterator[bytes]) -> Iterator[bytes]:

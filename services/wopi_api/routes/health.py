@@ -21,12 +21,14 @@ async def readyz(request: Request) -> Response:
     try:
         await state["redis"].ping()
         checks["redis"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure makes the process not ready
+    except Exception as exc:
         checks["redis"] = f"failed: {type(exc).__name__}"
     try:
         await run_in_threadpool(state["storage"].check)
         checks["storage"] = "ok"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         checks["storage"] = f"failed: {type(exc).__name__}"
     ready = all(value == "ok" for value in checks.values())
-    return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+    )
