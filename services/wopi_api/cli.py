@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from wopi_api.commands import register_all
 from wopi_core.errors import ConfigError, WopiError
 from wopi_core.logging import configure_logging
 from wopi_core.models import Permission, User
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--name", help="user display name (default: the user id)")
     token.add_argument("--view", action="store_true", help="view-only token (default: edit)")
     token.set_defaults(handler=run_token)
+    register_all(commands)
     return parser
 
 
