@@ -67,6 +67,7 @@ class Plan:
     quick: bool
     json_path: Path | None
     strict: bool
+    host_log_level: str
 
 
 @dataclass(slots=True)
@@ -136,6 +137,12 @@ def parse_args(argv: list[str] | None) -> Plan:
     parser.add_argument(
         "--client-procs", type=int, default=max(1, (os.cpu_count() or 2) // 2), help="load generator processes"
     )
+    parser.add_argument(
+        "--host-log-level",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="WOPI_LOG_LEVEL of the host (default INFO, the host's own default, which logs one line per call)",
+    )
     parser.add_argument("--quick", action="store_true", help="small numbers for a smoke run")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--strict", action="store_true", help="exit with status 3 when a target is missed")
@@ -152,6 +159,7 @@ def parse_args(argv: list[str] | None) -> Plan:
         quick=quick,
         json_path=args.json,
         strict=args.strict,
+        host_log_level=args.host_log_level,
     )
     if plan.duration <= 0 or plan.requests <= 0 or plan.transfer_count <= 0 or plan.large_size_mb <= 0:
         parser.error("--duration, --requests, --transfer-count and --large-size-mb must be positive")
@@ -181,7 +189,7 @@ def host_environment(tmp: Path, redis_url: str, port: int, discovery: Path, plan
             "WOPI_PROOF_KEYS": "enforce",
             "WOPI_DISCOVERY_URL": str(discovery),
             "WOPI_MAX_FILE_SIZE": str(max(1024 * MB, (plan.large_size_mb + 1) * MB)),
-            "WOPI_LOG_LEVEL": "WARNING",
+            "WOPI_LOG_LEVEL": plan.host_log_level,
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -492,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     say(
         f"wopihost benchmark: duration {plan.duration:g} s, at most {plan.requests} requests per run, "
         f"{plan.transfer_count} x {plan.transfer_size_mb} MB transfers, {plan.large_size_mb} MB streamed file, "
-        f"{plan.client_procs} client process(es), {os.cpu_count()} CPUs"
+        f"{plan.client_procs} client process(es), {os.cpu_count()} CPUs, host log level {plan.host_log_level}"
     )
     status = 0
     with tempfile.TemporaryDirectory(prefix="wopihost-bench-") as name:
