@@ -13,6 +13,8 @@ from wopi_core.settings import Settings
 
 ISSUER = "wopihost"
 AUDIENCE = "wopi"
+LAUNCH_AUDIENCE = "wopihost-launch"
+"""Audience of launch grants, so that a grant is never accepted as an access token, nor the reverse."""
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "fid", "prm"]
 LEEWAY_SECONDS = 30
 
@@ -99,3 +101,59 @@ def verify_token(settings: Settings, token: str, file_id: str | None) -> TokenCl
         raise InvalidToken("access token carries an unknown permission") from exc
     user = User(user_id=str(claims["sub"]), display_name=str(claims.get("name") or claims["sub"]))
     return TokenClaims(file_id=str(claims["fid"]), user=user, permission=permission, expires_at=int(claims["exp"]))
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchGrant:
+    file_id: str
+    user: User
+    permission: Permission
+    action: str
+    expires_at: int
+
+
+def issue_launch_grant(
+    settings: Settings,
+    file_id: str,
+    user: User,
+    permission: Permission,
+    *,
+    action: str,
+    expires_at: int | None = None,
+) -> str:
+    """Sign a grant that lets a browser open the host page for one file, user and action."""
+    issued = int(time.time())
+    expiry = issued + settings.token_ttl if expires_at is None else min(issued + settings.token_ttl, expires_at)
+    claims = {
+        "iss": ISSUER,
+        "aud": LAUNCH_AUDIENCE,
+        "sub": user.user_id,
+        "name": user.display_name,
+        "fid": file_id,
+        "prm": permission.value,
+        "act": action,
+        "iat": issued,
+        "exp": expiry,
+    }
+    return jwt.encode(claims, settings.jwt_secret.get(), algorithm=settings.jwt_algorithm)
+
+
+def verify_launch_grant(settings: Settings, grant: str, file_id: str) -> LaunchGrant:
+    """Check a launch grant like an access token, for the launch audience; raise InvalidToken."""
+    try:
+        claims = jwt.decode(
+            grant,
+            settings.jwt_secret.get(),
+            algorithms=[settings.jwt_algorithm],
+            audience=LAUNCH_AUDIENCE,
+            issuer=ISSUER,
+            leeway=LEEWAY_SECONDS,
+            options={"require": [*REQUIRED_CLAIMS, "act"]},
+        )
+        permission = Permission(claims["prm"])
+    except (jwt.InvalidTokenError, ValueError) as exc:
+        raise InvalidToken(f"invalid or expired launch link ({type(exc).__name__})") from exc
+    if claims["fid"] != file_id:
+        raise InvalidToken("the launch link was issued for another file")
+    user = User(user_id=str(claims["sub"]), display_name=str(claims.get("name") or claims["sub"]))
+    return LaunchGrant(file_id, user, permission, str(claims["act"]), int(claims["exp"]))
