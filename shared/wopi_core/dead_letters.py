@@ -48,7 +48,7 @@ class DeadLetter:
         retries: int = 0,
         failed_at: datetime | None = None,
     ) -> DeadLetter:
-        """Describe a failure; the message is cut to MAX_ERROR_LENGTH characters."""
+        """Describe a failure, with the message cut to MAX_ERROR_LENGTH characters."""
         return cls(
             task=task,
             kwargs=dict(kwargs),

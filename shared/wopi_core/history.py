@@ -4,12 +4,12 @@ Keys (all under ``wopi:``):
 
     wopi:history:<file_id>          hash   version_id -> VersionRecord as JSON
     wopi:history:<file_id>:order    zset   version_id scored by modification time, for oldest-first listing
-    wopi:users:display_names        hash   user_id -> display name, filled by whoever knows the user
+    wopi:users:display_names        hash   user_id -> display name, written by the front-end when it starts a session
     wopi:reconcile:last             string ReconcileReport of the last reconciliation run, as JSON
 
 Recording is idempotent by (file_id, version_id): a Lua script writes the hash field only if it is absent
 and adds the ordering entry in the same step, so a redelivered event or a reconciliation that races a
-worker never records a version twice. Storage stays the source of truth; the history only enriches it.
+worker never records a version twice. Storage stays the source of truth, and the history only enriches it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ KEY_PREFIX = "wopi:"
 DISPLAY_NAMES_KEY = KEY_PREFIX + "users:display_names"
 RECONCILE_LAST_KEY = KEY_PREFIX + "reconcile:last"
 
-# KEYS[1] history hash, KEYS[2] ordering zset; ARGV[1] version id, ARGV[2] record JSON, ARGV[3] score.
+# KEYS[1] is the history hash and KEYS[2] the ordering zset.
+# ARGV[1] is the version id, ARGV[2] the record as JSON and ARGV[3] the score.
 _RECORD_SCRIPT = """
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
     redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[1])
@@ -163,7 +164,7 @@ class HistoryStore:
         return f"{KEY_PREFIX}history:{file_id}:order"
 
     def record(self, rec: VersionRecord) -> bool:
-        """Store rec unless (file_id, version_id) is already recorded; return True if it was new."""
+        """Store rec unless (file_id, version_id) is already recorded. Return True if it was new."""
         keys = [self.history_key(rec.file_id), self.order_key(rec.file_id)]
         added = self._record_script(keys=keys, args=[rec.version_id, rec.to_json(), rec.modified_at.timestamp()])
         return bool(added)
@@ -173,7 +174,7 @@ class HistoryStore:
         return bool(self._client.hexists(self.history_key(file_id), version_id))
 
     def list(self, file_id: str) -> builtins.list[VersionRecord]:
-        """Return the recorded versions of a file, oldest first; an unknown file has none."""
+        """Return the recorded versions of a file, oldest first. An unknown file has none."""
         order: builtins.list[bytes | str] = self._client.zrange(self.order_key(file_id), 0, -1)  # type: ignore[assignment]
         if not order:
             return []
@@ -220,7 +221,7 @@ def record_stored_version(
     session_id: str = "",
     clock: Clock = utc_now,
 ) -> bool:
-    """Record one version that storage listed; return True if it was not recorded before.
+    """Record one version that storage listed. Return True if it was not recorded before.
 
     Both the save event and reconciliation record through this function, so a version enters the
     history the same way whichever path finds it first.
@@ -266,6 +267,9 @@ def reconcile(storage: StorageBackend, store: HistoryStore, *, clock: Clock = ut
 
     This recovers saves whose event was never published or never processed. Files deleted while the
     scan runs are counted and skipped.
+
+    NOTE: each run lists every file and asks Redis about every version one call at a time, so its
+    duration grows with the number of stored versions. It has only been run on small data sets.
     """
     started_at = clock()
     files = versions = recorded = vanished = 0

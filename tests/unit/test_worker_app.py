@@ -17,8 +17,8 @@ from wopi_workers.tasks import reconcile as reconcile_tasks
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:9/0"
 
-# The discovery refresh task is written with the discovery module and added to TASK_MODULES when it
-# lands; until then no worker module registers it.
+# The discovery refresh task comes with the discovery module and joins TASK_MODULES then.
+# Until that happens, no worker module registers it.
 NOT_YET_REGISTERED = frozenset({TASK_REFRESH_DISCOVERY})
 
 
@@ -28,7 +28,7 @@ def test_create_celery_app_registers_every_worker_task(settings_factory: Setting
     assert missing == set()
 
 
-def test_create_celery_app_without_redis_url_raises_config_error(settings_factory: SettingsFactory) -> None:
+def test_create_celery_app_requires_redis_url(settings_factory: SettingsFactory) -> None:
     with pytest.raises(ConfigError, match="WOPI_REDIS_URL"):
         worker_app.create_celery_app(settings_factory())
 

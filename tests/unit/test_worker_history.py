@@ -125,7 +125,7 @@ def test_reconcile_report_json_round_trip() -> None:
     assert ReconcileReport.from_json(report.to_json()) == report
 
 
-def test_dead_letter_from_exception_keeps_type_and_cuts_message() -> None:
+def test_dead_letter_truncates_long_message() -> None:
     letter = DeadLetter.from_exception("wopi.x", {"file_id": "f"}, ValueError("e" * 5000), failed_at=NOW)
     assert (letter.error_type, len(letter.error)) == ("ValueError", 1000)
 

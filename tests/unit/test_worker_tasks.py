@@ -85,7 +85,7 @@ def test_record_version_for_deleted_file_finishes_without_retry(
     assert task.run(file_id="0123abcd", version_id="1") == "file_gone"
 
 
-def test_record_version_task_is_acked_late_with_finite_retries(worker_app: Celery) -> None:
+def test_record_version_acks_late_finite_retries(worker_app: Celery) -> None:
     task = worker_app.tasks[TASK_RECORD_VERSION]
     assert (task.acks_late, task.max_retries) == (True, history_tasks.MAX_RETRIES)
 

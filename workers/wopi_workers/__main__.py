@@ -21,14 +21,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings(os.environ)
+        loglevel = args.loglevel or settings.log_level
+        if args.role == "beat":
+            run_beat(settings, loglevel=loglevel)
+        else:
+            run_worker(settings, beat=args.beat, concurrency=args.concurrency, loglevel=loglevel)
     except ConfigError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
-    loglevel = args.loglevel or settings.log_level
-    if args.role == "beat":
-        run_beat(settings, loglevel=loglevel)
-    else:
-        run_worker(settings, beat=args.beat, concurrency=args.concurrency, loglevel=loglevel)
     return 0
 
 

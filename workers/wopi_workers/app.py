@@ -50,7 +50,7 @@ LONGEST_TASK_SECONDS = max(
     reconcile_tasks.TIME_LIMIT,
 )
 
-# The transport polls with a blocking BRPOP of one second; a socket timeout below a few seconds would
+# The Redis transport polls with a BRPOP that blocks for one second, so a shorter socket timeout would
 # cut those polls off.
 MIN_BROKER_SOCKET_TIMEOUT = 5.0
 
@@ -100,7 +100,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 def create_celery_app(settings: Settings) -> Celery:
     """Build the worker app from settings and install the per-process resources its tasks use."""
     if not settings.redis_url:
-        raise ConfigError(["WOPI_REDIS_URL: missing; the workers need the broker's URL"])
+        raise ConfigError(["WOPI_REDIS_URL: missing, set it to the broker URL, for example redis://127.0.0.1:6379/0"])
     context.configure(settings)
     app = Celery("wopihost", include=list(TASK_MODULES))
     app.conf.update(celery_config(settings))
@@ -120,7 +120,7 @@ def run_worker(
 ) -> None:
     """Run a worker (with an embedded beat if beat is true) until SIGTERM or SIGINT stops it.
 
-    SIGTERM and the first SIGINT let running tasks finish; raise SystemExit with the worker's exit
+    SIGTERM and the first SIGINT let running tasks finish. Raise SystemExit with the worker's exit
     code if it stopped because of an error.
     """
     app = app or create_celery_app(settings)
@@ -142,13 +142,13 @@ def run_worker(
 
 
 def run_beat(settings: Settings, *, loglevel: str = "INFO", app: Celery | None = None) -> None:
-    """Run the beat scheduler until SIGTERM or SIGINT stops it; run exactly one per deployment."""
+    """Run the beat scheduler until SIGTERM or SIGINT stops it. Run exactly one per deployment."""
     app = app or create_celery_app(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         app.Beat(loglevel=loglevel, quiet=True).run()
     except SystemExit as exc:
-        # Beat's own signal handler saves the schedule and exits with SystemExit(); that is a clean stop.
+        # Beat's own signal handler saves the schedule and raises SystemExit(), which is a clean stop.
         if exc.code not in (None, 0):
             raise
 

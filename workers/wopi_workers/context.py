@@ -1,6 +1,6 @@
 """Per-process resources of a worker: settings, storage backend and Redis client, created on first use.
 
-create_celery_app() installs the settings; each worker process then opens its own storage backend and
+create_celery_app() installs the settings, and each worker process then opens its own storage backend and
 Redis connection the first time a task needs them. Nothing here runs at import time, so importing a task
 module never reads the environment or connects anywhere.
 """
@@ -70,14 +70,14 @@ def configure(
     storage: StorageBackend | None = None,
     redis_client: redis.Redis | None = None,
 ) -> WorkerResources:
-    """Install the resources the tasks of this process use; storage and client may be given for tests."""
+    """Install the resources the tasks of this process use. Tests may pass their own storage and client."""
     global _current
     _current = WorkerResources(settings, storage=storage, redis_client=redis_client)
     return _current
 
 
 def current() -> WorkerResources:
-    """Return the installed resources; raise RuntimeError if create_celery_app() has not run."""
+    """Return the installed resources, or raise RuntimeError if create_celery_app() has not run."""
     if _current is None:
         raise RuntimeError("worker resources are not configured: build the app with create_celery_app(settings)")
     return _current

@@ -39,6 +39,6 @@ def discovery_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     The entry would read ``{"refresh-discovery": {"task": TASK_REFRESH_DISCOVERY,
     "schedule": float(settings.discovery_refresh), "options": {"expires": float(settings.discovery_refresh)}}}``.
     It stays empty until a task module registers wopi.discovery.refresh, because beat would otherwise
-    publish a task that no worker knows.
+    publish a task that no worker has registered.
     """
     return {}

@@ -1,1 +1,1 @@
-"""Task modules; each registers its tasks under the names in wopi_core.events."""
+"""Task modules. Each registers its tasks under the names in wopi_core.events."""

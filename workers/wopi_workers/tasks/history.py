@@ -33,7 +33,7 @@ TIME_LIMIT = 60
     time_limit=TIME_LIMIT,
 )
 def record_version(file_id: str, version_id: str, correlation_id: str = "", session_id: str = "") -> str:
-    """Read one version from storage and record it in the history; a second delivery changes nothing.
+    """Read one version from storage and record it in the history. A second delivery changes nothing.
 
     Nothing needs cleaning up when the soft time limit interrupts it: recording is a single atomic step.
     """

@@ -28,7 +28,7 @@ LOCK_TIMEOUT = TIME_LIMIT + 60
     time_limit=TIME_LIMIT,
 )
 def reconcile_storage() -> bool:
-    """Scan storage and record missing versions; return False when another run holds the lock."""
+    """Scan storage and record missing versions. Return False when another run holds the lock."""
     resources = context.current()
     lock = resources.redis.lock(LOCK_KEY, timeout=LOCK_TIMEOUT, blocking=False)
     if not lock.acquire():
