@@ -28,6 +28,7 @@ class EventPublisher:
                 "max_retries": 0,
             },
             task_create_missing_queues=True,
+            task_send_sent_event=True,
         )
 
     def file_saved(self, event: FileSaved) -> bool:

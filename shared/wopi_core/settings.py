@@ -32,6 +32,7 @@ VARIABLES = (
     "WOPI_BASE_URL",
     "WOPI_DISCOVERY_URL",
     "WOPI_DISCOVERY_REFRESH",
+    "WOPI_RECONCILE_INTERVAL",
     "WOPI_REDIS_URL",
     "WOPI_REDIS_TIMEOUT",
     "WOPI_S3_ENDPOINT",
@@ -101,6 +102,9 @@ class Settings:
     """Public URL that WOPI clients call; WOPISrc, host page URLs and proof checks are built from it."""
     discovery_url: str = ""
     discovery_refresh: int = 43200
+    """Seconds between scheduled discovery refreshes."""
+    reconcile_interval: int = 300
+    """Seconds between runs of the job that reconciles storage with the version history."""
     redis_url: str = ""
     """Empty means: start the bundled Redis-compatible server (embedded default)."""
     s3_endpoint: str = ""
@@ -204,6 +208,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         base_url=read.url("WOPI_BASE_URL", "http://127.0.0.1:8000", ("http", "https")),
         discovery_url=read.raw("WOPI_DISCOVERY_URL") or "",
         discovery_refresh=read.positive_int("WOPI_DISCOVERY_REFRESH", 43200, "seconds"),
+        reconcile_interval=read.positive_int("WOPI_RECONCILE_INTERVAL", 300, "seconds"),
         redis_url=read.url("WOPI_REDIS_URL", "", ("redis", "rediss", "unix")),
         s3_endpoint=read.url("WOPI_S3_ENDPOINT", "", ("http", "https")),
         s3_access_key=Secret(read.raw("WOPI_S3_ACCESS_KEY") or ""),

@@ -17,6 +17,7 @@ from wopi_api.routes.common import authorize, header_int, require_edit
 from wopi_api.state import app_state
 from wopi_core.errors import FileTooLarge, LargerThanExpected, UnsupportedOperation
 from wopi_core.events import FileSaved
+from wopi_core.history import DISPLAY_NAMES_KEY
 from wopi_core.models import (
     HEADER_ITEM_VERSION,
     HEADER_LOCK,
@@ -116,6 +117,8 @@ async def put_file(request: Request) -> Response:
         raise FileTooLarge(f"the body is {declared} bytes, more than the limit of {settings.max_file_size}")
     current = await run_in_threadpool(storage.stat, file_id)
     await state["locks"].check_write(file_id, request.headers.get(HEADER_LOCK), current.size)
+    # The worker that records this version reads the author's display name from here.
+    await state["redis"].hset(DISPLAY_NAMES_KEY, claims.user.user_id, claims.user.display_name)
     reader = RequestBodyReader(request)
     info = await run_in_threadpool(
         storage.write, file_id, reader, modified_by=claims.user.user_id, max_size=settings.max_file_size
