@@ -9,7 +9,8 @@ from starlette.routing import Route
 from wopi_api.errors import handle_unexpected_error, handle_wopi_error
 from wopi_api.lifespan import make_lifespan
 from wopi_api.middleware import CorrelationMiddleware
-from wopi_api.routes import files, health, overrides
+from wopi_api.proxies import proxy_middleware
+from wopi_api.routes import files, health, host_page, overrides, sessions
 from wopi_core.errors import WopiError
 from wopi_core.settings import Settings
 
@@ -23,10 +24,12 @@ def create_app(settings: Settings) -> Starlette:
         Route("/wopi/files/{file_id}/contents", files.put_file, methods=["POST"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/api/v1/files/{file_id}/sessions", sessions.create_session, methods=["POST"]),
+        Route("/host/files/{file_id}", host_page.host_page, methods=["GET"]),
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(CorrelationMiddleware)],
+        middleware=[*proxy_middleware(settings), Middleware(CorrelationMiddleware)],
         exception_handlers={WopiError: handle_wopi_error, Exception: handle_unexpected_error},
         lifespan=make_lifespan(settings),
     )
