@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 TASK_MODULES = (
     "wopi_workers.tasks.history",
     "wopi_workers.tasks.reconcile",
-    # DISCOVERY HOOK: add "wopi_workers.tasks.discovery" here once the discovery refresh task exists.
+    "wopi_workers.tasks.discovery",
 )
 SCHEDULE_FILE_NAME = "celerybeat-schedule"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wopi_core.events import TASK_RECONCILE
+from wopi_core.events import TASK_RECONCILE, TASK_REFRESH_DISCOVERY
 from wopi_core.settings import Settings
 
 DEFAULT_RECONCILE_INTERVAL = 300
@@ -34,11 +34,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def discovery_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    """DISCOVERY HOOK: return the beat entry of the discovery refresh task once that task is registered.
-
-    The entry would read ``{"refresh-discovery": {"task": TASK_REFRESH_DISCOVERY,
-    "schedule": float(settings.discovery_refresh), "options": {"expires": float(settings.discovery_refresh)}}}``.
-    It stays empty until a task module registers wopi.discovery.refresh, because beat would otherwise
-    publish a task that no worker has registered.
-    """
-    return {}
+    """Return the beat entry that refreshes discovery every settings.discovery_refresh seconds."""
+    interval = float(settings.discovery_refresh)
+    return {
+        "refresh-discovery": {
+            "task": TASK_REFRESH_DISCOVERY,
+            "schedule": interval,
+            "options": {"expires": interval},
+        },
+    }
