@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import logging.config
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
 session_id: contextvars.ContextVar[str] = contextvars.ContextVar("session_id", default="")
@@ -44,7 +45,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return orjson.dumps(entry, default=str).decode()
 
 
 def configure_logging(level: str = "INFO") -> None:

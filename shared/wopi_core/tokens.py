@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ LAUNCH_AUDIENCE = "wopihost-launch"
 """Audience of launch grants, so that a grant is never accepted as an access token, nor the reverse."""
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "fid", "prm"]
 LEEWAY_SECONDS = 30
+TOKEN_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +81,24 @@ def verify_token(settings: Settings, token: str, file_id: str | None) -> TokenCl
     """
     if not token:
         raise InvalidToken("missing access token")
+    claims = _decode_access_token(settings.jwt_secret.get(), settings.jwt_algorithm, token)
+    # A cached decode was checked for expiry when it was first seen, so check again on every use.
+    if claims.expires_at + LEEWAY_SECONDS < time.time():
+        raise InvalidToken("access token expired")
+    if file_id is not None and claims.file_id != file_id:
+        raise InvalidToken("access token was issued for another file")
+    return claims
+
+
+# WOPI clients send the same token on every call of an editing session, and checking the HMAC and
+# parsing the claims is the largest cost of a CheckFileInfo. Only tokens that verified are cached.
+@functools.lru_cache(maxsize=TOKEN_CACHE_SIZE)
+def _decode_access_token(secret: str, algorithm: str, token: str) -> TokenClaims:
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret.get(),
-            algorithms=[settings.jwt_algorithm],
+            secret,
+            algorithms=[algorithm],
             audience=AUDIENCE,
             issuer=ISSUER,
             leeway=LEEWAY_SECONDS,
@@ -93,8 +108,6 @@ def verify_token(settings: Settings, token: str, file_id: str | None) -> TokenCl
         raise InvalidToken("access token expired") from exc
     except jwt.InvalidTokenError as exc:
         raise InvalidToken(f"invalid access token ({type(exc).__name__})") from exc
-    if file_id is not None and claims["fid"] != file_id:
-        raise InvalidToken("access token was issued for another file")
     try:
         permission = Permission(claims["prm"])
     except ValueError as exc:
@@ -122,8 +135,19 @@ def issue_launch_grant(
     expires_at: int | None = None,
 ) -> str:
     """Sign a grant that lets a browser open the host page for one file, user and action."""
-    issued = int(time.time())
-    expiry = issued + settings.token_ttl if expires_at is None else min(issued + settings.token_ttl, expires_at)
+    expiry = int(time.time()) + settings.token_ttl
+    if expires_at is not None:
+        expiry = min(expiry, expires_at)
+    secret, algorithm = settings.jwt_secret.get(), settings.jwt_algorithm
+    return _signed_launch_grant(secret, algorithm, file_id, user, permission, action, expiry)
+
+
+# CheckFileInfo returns HostViewUrl and HostEditUrl on every call, capped at the expiry of the
+# request's token, so the same arguments recur for a whole session and one signature serves them all.
+@functools.lru_cache(maxsize=TOKEN_CACHE_SIZE)
+def _signed_launch_grant(
+    secret: str, algorithm: str, file_id: str, user: User, permission: Permission, action: str, expiry: int
+) -> str:
     claims = {
         "iss": ISSUER,
         "aud": LAUNCH_AUDIENCE,
@@ -132,10 +156,10 @@ def issue_launch_grant(
         "fid": file_id,
         "prm": permission.value,
         "act": action,
-        "iat": issued,
+        "iat": int(time.time()),
         "exp": expiry,
     }
-    return jwt.encode(claims, settings.jwt_secret.get(), algorithm=settings.jwt_algorithm)
+    return jwt.encode(claims, secret, algorithm=algorithm)
 
 
 def verify_launch_grant(settings: Settings, grant: str, file_id: str) -> LaunchGrant:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import jwt
 import pytest
 
 from tests.conftest import SettingsFactory
+from wopi_core import tokens
 from wopi_core.errors import InvalidToken
 from wopi_core.models import Permission, User
 from wopi_core.tokens import AUDIENCE, ISSUER, issue_token, verify_token
@@ -88,3 +90,23 @@ def test_token_missing_required_claim_is_rejected(settings_factory: SettingsFact
 def test_empty_token_is_rejected(settings_factory: SettingsFactory) -> None:
     with pytest.raises(InvalidToken, match="missing"):
         verify_token(settings_factory(), "", "f")
+
+
+def test_cached_token_is_rejected_once_expired(
+    settings_factory: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_factory(WOPI_TOKEN_TTL="60")
+    issued = issue_token(settings, "f", USER, Permission.EDIT)
+    assert verify_token(settings, issued.access_token, "f").user == USER
+    later = time.time() + 3600
+    monkeypatch.setattr(tokens, "time", SimpleNamespace(time=lambda: later))
+    with pytest.raises(InvalidToken, match="expired"):
+        verify_token(settings, issued.access_token, "f")
+
+
+def test_cached_token_still_checks_file_binding(settings_factory: SettingsFactory) -> None:
+    settings = settings_factory()
+    issued = issue_token(settings, "file-1", USER, Permission.EDIT)
+    verify_token(settings, issued.access_token, "file-1")
+    with pytest.raises(InvalidToken, match="another file"):
+        verify_token(settings, issued.access_token, "file-2")

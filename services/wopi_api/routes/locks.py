@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from wopi_api.routes.common import authorize, require_edit
 from wopi_api.state import app_state
+from wopi_api.storage_io import stat_file
 from wopi_core.locks import LockStore, check_lock_id
 from wopi_core.models import HEADER_ITEM_VERSION, HEADER_LOCK, HEADER_OLD_LOCK
 
@@ -18,7 +18,7 @@ async def _prepare(request: Request, operation: str) -> tuple[str, LockStore, st
     claims = await authorize(request, operation, file_id)
     require_edit(claims)
     state = app_state(request)
-    info = await run_in_threadpool(state["storage"].stat, file_id)
+    info = await stat_file(state["storage"], file_id)
     return file_id, state["locks"], info.version
 
 

@@ -1,0 +1,21 @@
+"""Calls into the storage backend from the event loop, without blocking it on network I/O."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+
+from wopi_core.models import FileInfo
+from wopi_core.storage.base import StorageBackend
+from wopi_core.storage.local import LocalStorage
+
+
+async def stat_file(storage: StorageBackend, file_id: str) -> FileInfo:
+    """Return the file's current state (FileNotFound if unknown).
+
+    The filesystem backend reads one small JSON file that the page cache nearly always holds, which
+    costs less than the hand-off to a worker thread, so it runs inline. Network backends run in the
+    thread pool.
+    """
+    if isinstance(storage, LocalStorage):
+        return storage.stat(file_id)
+    return await run_in_threadpool(storage.stat, file_id)
