@@ -10,7 +10,7 @@ from wopi_api.errors import handle_unexpected_error, handle_wopi_error
 from wopi_api.lifespan import make_lifespan
 from wopi_api.middleware import CorrelationMiddleware
 from wopi_api.proxies import proxy_middleware
-from wopi_api.routes import files, health, host_page, overrides, sessions
+from wopi_api.routes import containers, files, health, host_page, overrides, sessions
 from wopi_core.errors import WopiError
 from wopi_core.settings import Settings
 
@@ -22,6 +22,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/wopi/files/{file_id}", overrides.file_override, methods=["POST"]),
         Route("/wopi/files/{file_id}/contents", files.get_file, methods=["GET"]),
         Route("/wopi/files/{file_id}/contents", files.put_file, methods=["POST"]),
+        *containers.ROUTES,
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/api/v1/files/{file_id}/sessions", sessions.create_session, methods=["POST"]),

@@ -4,11 +4,14 @@ Exception tree:
 
     WopiError (500)
     ├── BadRequest (400)
-    │   └── InvalidFileName (400, X-WOPI-InvalidFileNameError)
+    │   ├── InvalidFileName (400, X-WOPI-InvalidFileNameError)
+    │   └── InvalidContainerName (400, X-WOPI-InvalidContainerNameError)
     ├── InvalidToken (401)
     ├── FileNotFound (404)
     ├── LockMismatch (409, X-WOPI-Lock and X-WOPI-LockFailureReason)
     ├── Conflict (409)
+    │   ├── NameTaken (409, X-WOPI-ValidRelativeTarget when a free name is known)
+    │   └── ContainerNotEmpty (409)
     ├── LargerThanExpected (412)
     ├── FileTooLarge (413)
     ├── ProofKeyInvalid (500)
@@ -20,7 +23,13 @@ ConfigError is separate: it stops a process at start-up and never reaches a WOPI
 
 from __future__ import annotations
 
-from wopi_core.models import HEADER_INVALID_FILE_NAME_ERROR, HEADER_LOCK, HEADER_LOCK_FAILURE_REASON
+from wopi_core.models import (
+    HEADER_INVALID_CONTAINER_NAME_ERROR,
+    HEADER_INVALID_FILE_NAME_ERROR,
+    HEADER_LOCK,
+    HEADER_LOCK_FAILURE_REASON,
+    HEADER_VALID_RELATIVE_TARGET,
+)
 
 
 class ConfigError(Exception):
@@ -54,6 +63,11 @@ class InvalidFileName(BadRequest):
         return {HEADER_INVALID_FILE_NAME_ERROR: self.message}
 
 
+class InvalidContainerName(BadRequest):
+    def headers(self) -> dict[str, str]:
+        return {HEADER_INVALID_CONTAINER_NAME_ERROR: self.message}
+
+
 class InvalidToken(WopiError):
     status_code = 401
 
@@ -64,6 +78,26 @@ class FileNotFound(WopiError):
 
 class Conflict(WopiError):
     status_code = 409
+
+
+class NameTaken(Conflict):
+    """A file or container of that name already exists in the container.
+
+    valid_target, when set, is a free alternative; it travels UTF-7 encoded in X-WOPI-ValidRelativeTarget.
+    """
+
+    def __init__(self, message: str = "", *, valid_target: str = "") -> None:
+        self.valid_target = valid_target
+        super().__init__(message)
+
+    def headers(self) -> dict[str, str]:
+        if not self.valid_target:
+            return {}
+        return {HEADER_VALID_RELATIVE_TARGET: self.valid_target.encode("utf-7").decode("ascii")}
+
+
+class ContainerNotEmpty(Conflict):
+    """DeleteContainer on a container that still holds files or containers."""
 
 
 class LockMismatch(WopiError):

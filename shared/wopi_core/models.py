@@ -31,9 +31,19 @@ HEADER_URL_TYPE = "X-WOPI-UrlType"
 HEADER_SIZE = "X-WOPI-Size"
 HEADER_FILE_CONVERSION = "X-WOPI-FileConversion"
 HEADER_SESSION_CONTEXT = "X-WOPI-SessionContext"
+HEADER_INVALID_CONTAINER_NAME_ERROR = "X-WOPI-InvalidContainerNameError"
+HEADER_FILE_EXTENSION_FILTER_LIST = "X-WOPI-FileExtensionFilterList"
+HEADER_ENUMERATION_INCOMPLETE = "X-WOPI-EnumerationIncomplete"
+HEADER_HOST_NATIVE_FILE_NAME = "X-WOPI-HostNativeFileName"
+HEADER_COOL_TIMESTAMP = "X-COOL-WOPI-Timestamp"
+HEADER_COOL_IS_MODIFIED_BY_USER = "X-COOL-WOPI-IsModifiedByUser"
+HEADER_COOL_IS_AUTOSAVE = "X-COOL-WOPI-IsAutosave"
+HEADER_COOL_IS_EXIT_SAVE = "X-COOL-WOPI-IsExitSave"
+HEADER_LOOL_TIMESTAMP = "X-LOOL-WOPI-Timestamp"
 
 MAX_LOCK_ID_LENGTH = 1024
 ROOT_CONTAINER_ID = "root"
+ROOT_CONTAINER_NAME = "Files"
 
 
 class Permission(enum.StrEnum):
@@ -61,6 +71,25 @@ class FileInfo:
     """Storage version id of the current content; never repeats for one file."""
     modified_at: datetime
     modified_by: str
+    container_id: str = ROOT_CONTAINER_ID
+    """The container (folder) the file belongs to; names are unique within one container."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    """One container (folder). The root container always exists and has no parent."""
+
+    container_id: str
+    name: str
+    parent_id: str | None
+    """The parent container's id; None only for the root container."""
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_id is None
+
+
+ROOT_CONTAINER = ContainerInfo(ROOT_CONTAINER_ID, ROOT_CONTAINER_NAME, None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,16 @@ from urllib.parse import urlsplit
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from wopi_api.body import RequestBodyReader
 from wopi_api.middleware import CORRELATION_SCOPE_KEY
+from wopi_api.responses import FastJSONResponse
 from wopi_api.routes.common import authorize, header_int, require_edit
+from wopi_api.routes.file_ops import document_changed_response, file_info_extras, share_url_types
 from wopi_api.state import app_state
+from wopi_api.storage_io import stat_file
+from wopi_core.dialects import changed_outside, wopi_time
 from wopi_core.errors import FileTooLarge, LargerThanExpected, UnsupportedOperation
 from wopi_core.events import FileSaved
 from wopi_core.history import DISPLAY_NAMES_KEY
@@ -55,15 +59,18 @@ def check_file_info_body(info: FileInfo, claims: TokenClaims, base_url: str) -> 
         "FileNameMaxLength": FILE_NAME_MAX_LENGTH,
         "UserCanWrite": can_write,
         "ReadOnly": not can_write,
-        "UserCanRename": False,
-        "UserCanNotWriteRelative": True,
+        "UserCanRename": can_write,
+        "UserCanNotWriteRelative": not can_write,
         "SupportsUpdate": True,
         "SupportsLocks": True,
         "SupportsGetLock": True,
         "SupportsExtendedLockLength": True,
-        "SupportsRename": False,
-        "SupportsDeleteFile": False,
-        "SupportsUserInfo": False,
+        "SupportsRename": True,
+        "SupportsDeleteFile": True,
+        "SupportsUserInfo": True,
+        "SupportsContainers": True,
+        "SupportsEcosystem": True,
+        "SupportedShareUrlTypes": share_url_types(can_write),
         "IsAnonymousUser": False,
         "PostMessageOrigin": f"{parts.scheme}://{parts.netloc}",
     }
@@ -74,8 +81,10 @@ async def check_file_info(request: Request) -> Response:
     file_id = request.path_params["file_id"]
     claims = await authorize(request, "CheckFileInfo", file_id)
     state = app_state(request)
-    info = await run_in_threadpool(state["storage"].stat, file_id)
-    return JSONResponse(check_file_info_body(info, claims, state["settings"].base_url))
+    info = await stat_file(state["storage"], file_id)
+    body = check_file_info_body(info, claims, state["settings"].base_url)
+    body.update(await file_info_extras(state, info, claims))
+    return FastJSONResponse(body)
 
 
 async def get_file(request: Request) -> Response:
@@ -84,7 +93,7 @@ async def get_file(request: Request) -> Response:
     await authorize(request, "GetFile", file_id)
     limit = header_int(request, HEADER_MAX_EXPECTED_SIZE)
     storage = app_state(request)["storage"]
-    info = await run_in_threadpool(storage.stat, file_id)
+    info = await stat_file(storage, file_id)
     max_size = DEFAULT_MAX_EXPECTED_SIZE if limit is None else limit
     if info.size > max_size:
         raise LargerThanExpected(f"the file is {info.size} bytes, more than {HEADER_MAX_EXPECTED_SIZE} {max_size}")
@@ -115,8 +124,10 @@ async def put_file(request: Request) -> Response:
     declared = header_int(request, "Content-Length")
     if declared is not None and declared > settings.max_file_size:
         raise FileTooLarge(f"the body is {declared} bytes, more than the limit of {settings.max_file_size}")
-    current = await run_in_threadpool(storage.stat, file_id)
+    current = await stat_file(storage, file_id)
     await state["locks"].check_write(file_id, request.headers.get(HEADER_LOCK), current.size)
+    if changed_outside(request.headers, current):
+        return document_changed_response(current)
     # The worker that records this version reads the author's display name from here.
     await state["redis"].hset(DISPLAY_NAMES_KEY, claims.user.user_id, claims.user.display_name)
     reader = RequestBodyReader(request)
@@ -129,8 +140,9 @@ async def put_file(request: Request) -> Response:
         correlation_id=request.scope.get(CORRELATION_SCOPE_KEY, ""),
         session_id=request.headers.get("X-WOPI-SessionId", ""),
     )
-    return Response(
-        status_code=200,
+    # Collabora Online takes the new LastModifiedTime from this body for its next X-COOL-WOPI-Timestamp.
+    return FastJSONResponse(
+        {"LastModifiedTime": wopi_time(info.modified_at)},
         headers={HEADER_ITEM_VERSION: info.version},
         background=BackgroundTask(state["publisher"].file_saved, event),
     )

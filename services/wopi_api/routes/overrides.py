@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from wopi_api.routes import locks
+from wopi_api.routes import file_ops, locks
 from wopi_api.routes.common import authorize
 from wopi_core.errors import UnsupportedOperation
 from wopi_core.models import HEADER_OLD_LOCK, HEADER_OVERRIDE
@@ -37,11 +37,11 @@ FILE_OVERRIDES: dict[str, Handler] = {
     "GET_LOCK": locks.get_lock,
     "REFRESH_LOCK": locks.refresh_lock,
     "UNLOCK": locks.unlock,
-    "PUT_RELATIVE": unsupported("PutRelativeFile", "CheckFileInfo reports UserCanNotWriteRelative"),
-    "RENAME_FILE": unsupported("RenameFile", "CheckFileInfo reports SupportsRename false"),
-    "DELETE": unsupported("DeleteFile", "CheckFileInfo reports SupportsDeleteFile false"),
-    "PUT_USER_INFO": unsupported("PutUserInfo", "CheckFileInfo reports SupportsUserInfo false"),
-    "GET_SHARE_URL": unsupported("GetShareUrl", "no share URL types are supported"),
+    "PUT_RELATIVE": file_ops.put_relative_file,
+    "RENAME_FILE": file_ops.rename_file,
+    "DELETE": file_ops.delete_file,
+    "PUT_USER_INFO": file_ops.put_user_info,
+    "GET_SHARE_URL": file_ops.get_share_url,
 }
 
 

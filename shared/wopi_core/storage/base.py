@@ -5,7 +5,10 @@ Semantics every backend keeps (the contract tests check each):
 - a write that fails or is cut off leaves the current version as it was;
 - SHA-256 (Base64), size, last modifier and modification time are stored with each version, so that
   ``stat`` answers CheckFileInfo without reading the content;
-- content is streamed both ways and never held in memory whole.
+- content is streamed both ways and never held in memory whole;
+- every file belongs to one container (folder); the root container always exists. Within a container
+  no two entries, files and containers alike, share a name, compared without regard to case. Only
+  ``exclusive`` creates and renames enforce that, so tools that import files keep working unchanged.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from wopi_core.errors import FileNotFound, FileTooLarge
-from wopi_core.models import FileInfo, VersionInfo
+from wopi_core.models import ROOT_CONTAINER_ID, ContainerInfo, FileInfo, VersionInfo
 
 CHUNK_SIZE = 1024 * 1024
+MAX_CONTAINER_DEPTH = 256
+"""Containers nested deeper are not walked; it also stops a damaged parent chain that loops."""
 FILE_ID_CHARACTERS = frozenset("0123456789abcdef")
 
 
@@ -32,8 +37,21 @@ class StorageBackend(Protocol):
         """Raise StorageUnavailable unless the backend can be reached."""
         ...
 
-    def create_file(self, name: str, owner_id: str, source: Readable, *, max_size: int) -> FileInfo:
-        """Store a new file with a fresh id; its first version is the content read from source."""
+    def create_file(
+        self,
+        name: str,
+        owner_id: str,
+        source: Readable,
+        *,
+        max_size: int,
+        container_id: str = ROOT_CONTAINER_ID,
+        exclusive: bool = False,
+    ) -> FileInfo:
+        """Store a new file with a fresh id in a container; its first version is the content read from source.
+
+        Raise FileNotFound for an unknown container, InvalidFileName, and with exclusive NameTaken when the
+        container already holds an entry of that name.
+        """
         ...
 
     def stat(self, file_id: str) -> FileInfo:
@@ -52,8 +70,10 @@ class StorageBackend(Protocol):
         """Store source as the new current version; raise FileNotFound, FileTooLarge."""
         ...
 
-    def rename(self, file_id: str, name: str) -> FileInfo:
+    def rename(self, file_id: str, name: str, *, exclusive: bool = False) -> FileInfo:
         """Change the file's name and return the new state; raise FileNotFound, InvalidFileName.
+
+        With exclusive, raise NameTaken when another entry of the container has that name.
 
         The id and content stay the same. The version may change: S3 stores a rename as a new object
         version, while the filesystem backend keeps the version.
@@ -71,6 +91,50 @@ class StorageBackend(Protocol):
     def list_versions(self, file_id: str) -> list[VersionInfo]:
         """Return every stored version of a file, oldest first."""
         ...
+
+    def find_file(self, container_id: str, name: str) -> FileInfo | None:
+        """Return the file of that name (any case) in the container, or None."""
+        ...
+
+    def name_taken(self, container_id: str, name: str) -> bool:
+        """Tell whether a file or container of that name (any case) exists in the container."""
+        ...
+
+    def stat_container(self, container_id: str) -> ContainerInfo:
+        """Return a container; the root always exists. Raise FileNotFound for an unknown id."""
+        ...
+
+    def create_container(self, name: str, parent_id: str, *, exclusive: bool = True) -> ContainerInfo:
+        """Create a container under parent_id; raise FileNotFound, InvalidContainerName, NameTaken."""
+        ...
+
+    def rename_container(self, container_id: str, name: str) -> ContainerInfo:
+        """Rename a container (not the root); raise FileNotFound, InvalidContainerName, NameTaken."""
+        ...
+
+    def delete_container(self, container_id: str) -> None:
+        """Remove an empty container (not the root); raise FileNotFound, ContainerNotEmpty."""
+        ...
+
+    def list_children(self, container_id: str) -> tuple[list[ContainerInfo], list[FileInfo]]:
+        """Return the containers and files directly inside a container, each ordered by name."""
+        ...
+
+
+def container_ancestors(storage: StorageBackend, container_id: str) -> list[ContainerInfo]:
+    """Return the containers above container_id, root first; empty for the root. Raise FileNotFound."""
+    chain: list[ContainerInfo] = []
+    current = storage.stat_container(container_id)
+    while current.parent_id is not None and len(chain) < MAX_CONTAINER_DEPTH:
+        current = storage.stat_container(current.parent_id)
+        chain.append(current)
+    return list(reversed(chain))
+
+
+def check_container_id(container_id: str) -> None:
+    """Raise FileNotFound unless container_id is the root id or has the form of a stored id."""
+    if container_id != ROOT_CONTAINER_ID:
+        check_file_id(container_id)
 
 
 class HashingReader:
@@ -147,3 +211,8 @@ def new_file_id() -> str:
 def sorted_by_name(files: Iterable[FileInfo]) -> list[FileInfo]:
     """Return files ordered by name, ignoring case, with the id breaking ties so the order is stable."""
     return sorted(files, key=lambda info: (info.name.casefold(), info.name, info.file_id))
+
+
+def containers_by_name(containers: Iterable[ContainerInfo]) -> list[ContainerInfo]:
+    """Return containers ordered by name, ignoring case, with the id breaking ties."""
+    return sorted(containers, key=lambda info: (info.name.casefold(), info.name, info.container_id))

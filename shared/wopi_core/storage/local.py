@@ -6,6 +6,10 @@ Layout under the root directory, one folder per file::
     <file_id>/versions/<n>.bin       content of version n
     <file_id>/versions/<n>.json      record of version n
     <file_id>/.lock                  flock(2) target that serialises commits from several processes
+    .containers/<container_id>.json  one record per container: its name and parent id
+    .containers/.lock                flock(2) target held while a name is checked for uniqueness and taken
+
+head.json names the file's container (``container_id``, the root when absent).
 
 Content is streamed to a temporary file in the same directory, fsync'ed, and only then renamed into
 place and published by an atomic replace of head.json, so a cut-off upload leaves the previous
@@ -20,25 +24,28 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from wopi_core.errors import FileNotFound, StorageUnavailable
-from wopi_core.models import FileInfo, VersionInfo
-from wopi_core.names import check_file_name
+from wopi_core.errors import Conflict, ContainerNotEmpty, FileNotFound, NameTaken, StorageUnavailable
+from wopi_core.models import ROOT_CONTAINER, ROOT_CONTAINER_ID, ContainerInfo, FileInfo, VersionInfo
+from wopi_core.names import check_container_name, check_file_name, same_name
 from wopi_core.storage.base import (
     ContentStream,
     HashingReader,
     Readable,
+    check_container_id,
     check_file_id,
+    containers_by_name,
     new_file_id,
     sorted_by_name,
 )
 
 HEAD = "head.json"
 VERSIONS = "versions"
+CONTAINERS = ".containers"
 
 
 class LocalStorage:
@@ -52,13 +59,27 @@ class LocalStorage:
         if not os.access(self.root, os.W_OK):
             raise StorageUnavailable(f"storage directory {self.root} is not writable")
 
-    def create_file(self, name: str, owner_id: str, source: Readable, *, max_size: int) -> FileInfo:
+    def create_file(
+        self,
+        name: str,
+        owner_id: str,
+        source: Readable,
+        *,
+        max_size: int,
+        container_id: str = ROOT_CONTAINER_ID,
+        exclusive: bool = False,
+    ) -> FileInfo:
         check_file_name(name)
+        self.stat_container(container_id)
         file_id = new_file_id()
         folder = self.root / file_id
         (folder / VERSIONS).mkdir(parents=True)
+        new_head = {"name": name, "owner_id": owner_id, "seq": 0, "container_id": container_id}
+        guard = (lambda: self._require_free(container_id, name)) if exclusive else None
         try:
-            return self._commit(file_id, source, modified_by=owner_id, max_size=max_size, name=name, owner_id=owner_id)
+            return self._commit(
+                file_id, source, modified_by=owner_id, max_size=max_size, new_head=new_head, guard=guard
+            )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -83,10 +104,12 @@ class LocalStorage:
         self._read_head(file_id)
         return self._commit(file_id, source, modified_by=modified_by, max_size=max_size)
 
-    def rename(self, file_id: str, name: str) -> FileInfo:
+    def rename(self, file_id: str, name: str, *, exclusive: bool = False) -> FileInfo:
         check_file_name(name)
-        with self._locked(file_id):
+        with self._namespace() if exclusive else contextlib.nullcontext(), self._locked(file_id):
             head = self._read_head(file_id)
+            if exclusive:
+                self._require_free(head.get("container_id", ROOT_CONTAINER_ID), name, except_id=file_id)
             head["name"] = name
             self._write_json(self._folder(file_id) / HEAD, head)
         return _file_info(file_id, head)
@@ -116,6 +139,89 @@ class LocalStorage:
             with contextlib.suppress(FileNotFoundError):
                 records.append(_version_info(file_id, json.loads(path.read_text())))
         return sorted(records, key=lambda record: int(record.version))
+
+    def find_file(self, container_id: str, name: str) -> FileInfo | None:
+        return next((info for info in self._files_in(container_id) if same_name(info.name, name)), None)
+
+    def name_taken(self, container_id: str, name: str) -> bool:
+        containers, files = self.list_children(container_id)
+        names = [entry.name for entry in containers] + [entry.name for entry in files]
+        return any(same_name(entry, name) for entry in names)
+
+    def stat_container(self, container_id: str) -> ContainerInfo:
+        check_container_id(container_id)
+        try:
+            record = json.loads((self._containers / f"{container_id}.json").read_text())
+        except FileNotFoundError as exc:
+            # The root exists without a record until it is first renamed.
+            if container_id == ROOT_CONTAINER_ID:
+                return ROOT_CONTAINER
+            raise FileNotFound(f"container {container_id!r} not found") from exc
+        return ContainerInfo(container_id, record["name"], record["parent_id"])
+
+    def create_container(self, name: str, parent_id: str, *, exclusive: bool = True) -> ContainerInfo:
+        check_container_name(name)
+        with self._namespace():
+            self.stat_container(parent_id)
+            if exclusive:
+                self._require_free(parent_id, name)
+            info = ContainerInfo(new_file_id(), name, parent_id)
+            self._write_json(self._containers / f"{info.container_id}.json", {"name": name, "parent_id": parent_id})
+        return info
+
+    def rename_container(self, container_id: str, name: str) -> ContainerInfo:
+        check_container_name(name)
+        with self._namespace():
+            current = self.stat_container(container_id)
+            if current.parent_id is not None:
+                self._require_free(current.parent_id, name, except_id=container_id)
+            info = ContainerInfo(container_id, name, current.parent_id)
+            self._write_json(self._containers / f"{container_id}.json", {"name": name, "parent_id": info.parent_id})
+        return info
+
+    def delete_container(self, container_id: str) -> None:
+        with self._namespace():
+            if self.stat_container(container_id).is_root:
+                raise Conflict("the root container cannot be deleted")
+            containers, files = self.list_children(container_id)
+            if containers or files:
+                raise ContainerNotEmpty(f"container {container_id!r} is not empty")
+            (self._containers / f"{container_id}.json").unlink()
+
+    def list_children(self, container_id: str) -> tuple[list[ContainerInfo], list[FileInfo]]:
+        self.stat_container(container_id)
+        # NOTE: the filesystem layout has no per-container index, so a listing reads every record.
+        containers = []
+        for path in self._containers.glob("*.json"):
+            with contextlib.suppress(FileNotFound):
+                info = self.stat_container(path.stem)
+                if info.parent_id == container_id:
+                    containers.append(info)
+        return containers_by_name(containers), self._files_in(container_id)
+
+    @property
+    def _containers(self) -> Path:
+        return self.root / CONTAINERS
+
+    def _files_in(self, container_id: str) -> list[FileInfo]:
+        return [info for info in self.list_files() if info.container_id == container_id]
+
+    def _require_free(self, container_id: str, name: str, *, except_id: str = "") -> None:
+        containers, files = self.list_children(container_id)
+        entries = [(c.container_id, c.name) for c in containers] + [(f.file_id, f.name) for f in files]
+        if any(same_name(entry_name, name) for entry_id, entry_name in entries if entry_id != except_id):
+            raise NameTaken(f"the container already holds an entry named {name!r}")
+
+    @contextlib.contextmanager
+    def _namespace(self) -> Iterator[None]:
+        """Hold the lock that makes checking a name and taking it one step, across processes."""
+        self._containers.mkdir(exist_ok=True)
+        fd = os.open(self._containers / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def _folder(self, file_id: str) -> Path:
         # File ids are hex uuids; anything else (a path, dots) can never name a stored file.
@@ -149,8 +255,8 @@ class LocalStorage:
         *,
         modified_by: str,
         max_size: int,
-        name: str | None = None,
-        owner_id: str | None = None,
+        new_head: dict[str, Any] | None = None,
+        guard: Callable[[], None] | None = None,
     ) -> FileInfo:
         versions = self._folder(file_id) / VERSIONS
         reader = HashingReader(source, max_size)
@@ -162,9 +268,10 @@ class LocalStorage:
                     handle.write(chunk)
                 handle.flush()
                 os.fsync(handle.fileno())
-            with self._locked(file_id):
-                head: dict[str, Any]
-                head = self._read_head(file_id) if name is None else {"name": name, "owner_id": owner_id, "seq": 0}
+            with self._namespace() if guard else contextlib.nullcontext(), self._locked(file_id):
+                if guard:
+                    guard()
+                head: dict[str, Any] = self._read_head(file_id) if new_head is None else new_head
                 number = str(int(head["seq"]) + 1)
                 record: dict[str, Any] = {
                     "version": number,
@@ -201,6 +308,7 @@ def _file_info(file_id: str, head: dict[str, Any]) -> FileInfo:
         version=str(head["version"]),
         modified_at=datetime.fromisoformat(head["modified_at"]),
         modified_by=head["modified_by"],
+        container_id=head.get("container_id", ROOT_CONTAINER_ID),
     )
 
 

@@ -3,17 +3,25 @@
 Layout in the bucket::
 
     files/<file_id>     one object version per save; its user metadata stores the name, owner id,
-                        SHA-256 (Base64), size, last modifier and modification time of that version
+                        SHA-256 (Base64), size, last modifier, modification time and container id
+                        of that version
+    containers/<id>     a small JSON record per container: {"name": ..., "parent_id": ...}
 
 The S3 version id is the file's version. Unlike an ETag it never repeats, even when content reverts.
 A body is hashed, counted and spooled to a temporary file (in memory up to SPOOL_MEMORY_SIZE, then on
 disk) before the upload starts, so a source that fails or exceeds the limit never reaches the bucket.
 A failed multipart upload is aborted by the SDK and creates no version either.
+
+NOTE: S3 has no transaction that checks a name and takes it, so exclusive creates and renames check for
+a clash just before they write. Two clients racing for one name in one container can both succeed;
+WOPI clients rarely do that, and the result is two entries of one name, not a lost file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import logging
 import math
 import os
@@ -34,15 +42,25 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 from minio.helpers import DictType
 from minio.versioningconfig import VersioningConfig
 
-from wopi_core.errors import ConfigError, Conflict, FileNotFound, StorageUnavailable, WopiError
-from wopi_core.models import FileInfo, VersionInfo
-from wopi_core.names import check_file_name
+from wopi_core.errors import (
+    ConfigError,
+    Conflict,
+    ContainerNotEmpty,
+    FileNotFound,
+    NameTaken,
+    StorageUnavailable,
+    WopiError,
+)
+from wopi_core.models import ROOT_CONTAINER, ROOT_CONTAINER_ID, ContainerInfo, FileInfo, VersionInfo
+from wopi_core.names import check_container_name, check_file_name, same_name
 from wopi_core.settings import Settings
 from wopi_core.storage.base import (
     ContentStream,
     HashingReader,
     Readable,
+    check_container_id,
     check_file_id,
+    containers_by_name,
     new_file_id,
     sorted_by_name,
 )
@@ -50,6 +68,7 @@ from wopi_core.storage.base import (
 logger = logging.getLogger(__name__)
 
 PREFIX = "files/"
+CONTAINER_PREFIX = "containers/"
 CONNECT_TIMEOUT = 5.0
 """Seconds to wait for a TCP connection to the S3 endpoint."""
 READ_TIMEOUT = 60.0
@@ -78,6 +97,7 @@ META_SHA256 = "sha256"
 META_SIZE = "size"
 META_MODIFIED_BY = "modified-by"
 META_MODIFIED_AT = "modified-at"
+META_CONTAINER_ID = "container-id"
 META_HEADER_PREFIX = "x-amz-meta-"
 
 
@@ -95,6 +115,7 @@ class VersionRecord:
     size: int
     modified_by: str
     modified_at: datetime
+    container_id: str = ROOT_CONTAINER_ID
 
 
 def encode_metadata(record: VersionRecord) -> dict[str, str]:
@@ -112,6 +133,7 @@ def encode_metadata(record: VersionRecord) -> dict[str, str]:
         META_SIZE: str(record.size),
         META_MODIFIED_BY: quote(record.modified_by, safe=""),
         META_MODIFIED_AT: record.modified_at.isoformat(),
+        META_CONTAINER_ID: record.container_id,
     }
 
 
@@ -138,6 +160,8 @@ def decode_metadata(headers: Mapping[str, str]) -> VersionRecord:
             size=int(field(META_SIZE)),
             modified_by=text(META_MODIFIED_BY),
             modified_at=datetime.fromisoformat(field(META_MODIFIED_AT)),
+            # Objects written before containers existed belong to the root.
+            container_id=values.get(META_HEADER_PREFIX + META_CONTAINER_ID) or ROOT_CONTAINER_ID,
         )
     except ValueError as exc:
         # MetadataError is a ValueError too, so a missing field passes through unchanged.
@@ -234,12 +258,24 @@ class S3Storage:
         if not exists:
             raise StorageUnavailable(f"bucket {self.bucket!r} does not exist")
 
-    def create_file(self, name: str, owner_id: str, source: Readable, *, max_size: int) -> FileInfo:
+    def create_file(
+        self,
+        name: str,
+        owner_id: str,
+        source: Readable,
+        *,
+        max_size: int,
+        container_id: str = ROOT_CONTAINER_ID,
+        exclusive: bool = False,
+    ) -> FileInfo:
         check_file_name(name)
+        self.stat_container(container_id)
         file_id = new_file_id()
         with _spooled(source, max_size) as (body, reader):
+            if exclusive:
+                self._require_free(container_id, name)
             record = _new_record(reader, name=name, owner_id=owner_id, modified_by=owner_id)
-            return self._put(file_id, body, record)
+            return self._put(file_id, body, replace(record, container_id=container_id))
 
     def stat(self, file_id: str) -> FileInfo:
         obj = self._stat_object(file_id)
@@ -278,9 +314,9 @@ class S3Storage:
             # NOTE: a rename between this stat and the upload is still lost; WOPI locks serialise both.
             current = self.stat(file_id)
             record = _new_record(reader, name=current.name, owner_id=current.owner_id, modified_by=modified_by)
-            return self._put(file_id, body, record)
+            return self._put(file_id, body, replace(record, container_id=current.container_id))
 
-    def rename(self, file_id: str, name: str) -> FileInfo:
+    def rename(self, file_id: str, name: str, *, exclusive: bool = False) -> FileInfo:
         """Change the file's name by copying the current version onto itself with new metadata.
 
         S3 metadata cannot change in place, so a rename creates a new object version with the same
@@ -293,6 +329,8 @@ class S3Storage:
         for _attempt in range(RENAME_ATTEMPTS):
             obj = self._stat_object(file_id)
             record = replace(self._record(file_id, obj), name=name)
+            if exclusive:
+                self._require_free(record.container_id, name, except_id=file_id)
             source = CopySource(self.bucket, key, match_etag=obj.etag)
             with translate_errors(subject):
                 try:
@@ -345,6 +383,103 @@ class S3Storage:
                 obj = self._stat_object(file_id, entry.version_id)
                 records.append(_version_info(file_id, obj, self._record(file_id, obj)))
         return records
+
+    def find_file(self, container_id: str, name: str) -> FileInfo | None:
+        return next((info for info in self._files_in(container_id) if same_name(info.name, name)), None)
+
+    def name_taken(self, container_id: str, name: str) -> bool:
+        containers, files = self.list_children(container_id)
+        names = [entry.name for entry in containers] + [entry.name for entry in files]
+        return any(same_name(entry, name) for entry in names)
+
+    def stat_container(self, container_id: str) -> ContainerInfo:
+        check_container_id(container_id)
+        subject = f"container {container_id!r}"
+        try:
+            with translate_errors(subject):
+                response = self._client.get_object(self.bucket, CONTAINER_PREFIX + container_id)
+                try:
+                    data = response.read()
+                finally:
+                    response.close()
+                    response.release_conn()
+        except FileNotFound:
+            # The root exists without a record until it is first renamed.
+            if container_id == ROOT_CONTAINER_ID:
+                return ROOT_CONTAINER
+            raise
+        try:
+            record = json.loads(data)
+            parent = record["parent_id"]
+            return ContainerInfo(container_id, str(record["name"]), None if parent is None else str(parent))
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("container record %s in bucket %s is invalid: %s", container_id, self.bucket, exc)
+            raise FileNotFound(f"{subject} not found") from exc
+
+    def create_container(self, name: str, parent_id: str, *, exclusive: bool = True) -> ContainerInfo:
+        check_container_name(name)
+        self.stat_container(parent_id)
+        if exclusive:
+            self._require_free(parent_id, name)
+        info = ContainerInfo(new_file_id(), name, parent_id)
+        self._put_container(info)
+        return info
+
+    def rename_container(self, container_id: str, name: str) -> ContainerInfo:
+        check_container_name(name)
+        current = self.stat_container(container_id)
+        if current.parent_id is not None:
+            self._require_free(current.parent_id, name, except_id=container_id)
+        info = replace(current, name=name)
+        self._put_container(info)
+        return info
+
+    def delete_container(self, container_id: str) -> None:
+        if self.stat_container(container_id).is_root:
+            raise Conflict("the root container cannot be deleted")
+        containers, files = self.list_children(container_id)
+        if containers or files:
+            raise ContainerNotEmpty(f"container {container_id!r} is not empty")
+        key = CONTAINER_PREFIX + container_id
+        with translate_errors(f"container {container_id!r}"):
+            self._client.remove_object(self.bucket, key)
+            entries = self._list_object_versions(key)
+            self._remove_versions(key, [entry for entry in entries if not entry.is_delete_marker])
+            self._remove_versions(key, [entry for entry in entries if entry.is_delete_marker])
+
+    def list_children(self, container_id: str) -> tuple[list[ContainerInfo], list[FileInfo]]:
+        self.stat_container(container_id)
+        with translate_errors(f"bucket {self.bucket!r}"):
+            listing = self._client.list_objects(self.bucket, prefix=CONTAINER_PREFIX, recursive=True)
+            keys = [obj.object_name for obj in listing]
+        # NOTE: one GET per container and one HEAD per file: fine for folders of hundreds of entries.
+        containers = []
+        for key in keys:
+            with contextlib.suppress(FileNotFound):
+                info = self.stat_container(key.removeprefix(CONTAINER_PREFIX))
+                if info.parent_id == container_id:
+                    containers.append(info)
+        return containers_by_name(containers), self._files_in(container_id)
+
+    def _files_in(self, container_id: str) -> list[FileInfo]:
+        return [info for info in self.list_files() if info.container_id == container_id]
+
+    def _require_free(self, container_id: str, name: str, *, except_id: str = "") -> None:
+        containers, files = self.list_children(container_id)
+        entries = [(c.container_id, c.name) for c in containers] + [(f.file_id, f.name) for f in files]
+        if any(same_name(entry_name, name) for entry_id, entry_name in entries if entry_id != except_id):
+            raise NameTaken(f"the container already holds an entry named {name!r}")
+
+    def _put_container(self, info: ContainerInfo) -> None:
+        data = json.dumps({"name": info.name, "parent_id": info.parent_id}, ensure_ascii=False).encode()
+        with translate_errors(f"container {info.container_id!r}"):
+            self._client.put_object(
+                self.bucket,
+                CONTAINER_PREFIX + info.container_id,
+                io.BytesIO(data),
+                len(data),
+                content_type="application/json",
+            )
 
     def _stat_object(self, file_id: str, version: str | None = None) -> Object:
         subject = f"file {file_id!r}" if version is None else f"file {file_id!r} version {version!r}"
@@ -434,6 +569,7 @@ def _info_from_record(file_id: str, version: str, record: VersionRecord) -> File
         version=version,
         modified_at=record.modified_at,
         modified_by=record.modified_by,
+        container_id=record.container_id,
     )
 
 
