@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from wopi_api.state import app_state
+
+logger = logging.getLogger(__name__)
 
 
 def json_error(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -22,10 +25,12 @@ def check_api_key(request: Request) -> JSONResponse | None:
     """
     configured = app_state(request)["settings"].api_key.get()
     if not configured:
+        logger.warning("API request rejected: WOPI_API_KEY is not set path=%s", request.url.path)
         return json_error(403, "the /api/v1 routes are disabled: set WOPI_API_KEY to enable them")
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     given = value.strip() if scheme.lower() == "bearer" else ""
     if not given or not secrets.compare_digest(given.encode(), configured.encode()):
+        logger.warning("API request rejected: missing or wrong API key path=%s", request.url.path)
         return json_error(
             401,
             "missing or wrong API key: send Authorization: Bearer <WOPI_API_KEY>",

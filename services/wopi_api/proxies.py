@@ -1,7 +1,7 @@
 """Forwarded headers from trusted reverse proxies (WOPI_TRUSTED_PROXIES).
 
 X-Forwarded-For and X-Forwarded-Proto set the request's client address and scheme only when the
-connection comes from one of the configured addresses or networks; from anyone else they are ignored.
+connection comes from one of the configured addresses or networks. From any other peer they are ignored.
 URLs the host builds (WOPISrc, host page URLs) and proof checks never depend on these headers: they
 always start with WOPI_BASE_URL.
 """

@@ -27,7 +27,7 @@ from wopi_core.urls import HOST_PAGE_PATH, wopi_src
 TICKET_TTL_SECONDS = 60
 """How long a launch ticket waits for its host page load."""
 USED_MARKER_TTL_SECONDS = 3600
-"""How long a consumed ticket is remembered, so that a second load says "already used" rather than "expired"."""
+"""How long a consumed ticket id is kept, so that a second load reports "already used" rather than "expired"."""
 TICKET_KEY_PREFIX = "wopi:launch:ticket:"
 USED_KEY_PREFIX = "wopi:launch:used:"
 
@@ -43,12 +43,12 @@ FORBIDDEN_USER_ID_CHARACTERS = frozenset('<>"#{}^[]`\\/')
 
 
 class LaunchError(ValueError):
-    """A launch request that cannot be served; the message says why, for the person who sent it."""
+    """A launch request that cannot be served. The message explains the reason to the person who sent it."""
 
 
 @dataclass(frozen=True, slots=True)
 class LaunchRequest:
-    """Who opens which file, how, and in which language."""
+    """A request to open one file for one user, with a permission, a discovery action and a language."""
 
     file_id: str
     user: User
@@ -82,7 +82,7 @@ class LaunchRequest:
 
 
 class TicketState(enum.StrEnum):
-    """Why a ticket could not be consumed."""
+    """The reason a ticket could not be consumed."""
 
     USED = "used"
     UNKNOWN = "unknown"
@@ -97,7 +97,7 @@ def make_launch_request(
     action: str = "",
     language: str = "",
 ) -> LaunchRequest:
-    """Validate the fields of a launch request; raise LaunchError naming the first bad one.
+    """Validate the fields of a launch request and raise LaunchError naming the first invalid one.
 
     The action defaults to "edit" for edit permission and "view" otherwise.
     """
@@ -168,7 +168,7 @@ def ticket_host_page_url(settings: Settings, file_id: str, ticket_id: str) -> st
 def find_client_action(discovery: Discovery, action_name: str, file_name: str) -> Action:
     """Return the discovery action for a file name, among those this host's capabilities allow.
 
-    Extensions are looked up first; clients that name their apps by MIME type (Collabora Online) are tried
+    Extensions are looked up first. Clients that name their apps by MIME type (Collabora Online) are tried
     next. Raise LaunchError when the WOPI client offers no such action for the file.
     """
     extension = split_extension(file_name)[1]

@@ -18,7 +18,8 @@ def test_create_celery_app_registers_discovery_refresh(settings_factory: Setting
 
 def test_beat_schedule_refreshes_discovery_every_12_hours_by_default(settings_factory: SettingsFactory) -> None:
     entry = schedule.beat_schedule(settings_factory())["refresh-discovery"]
-    assert (entry["task"], entry["schedule"]) == (TASK_REFRESH_DISCOVERY, 43200.0)
+    assert entry["task"] == TASK_REFRESH_DISCOVERY
+    assert entry["schedule"] == 43200.0
 
 
 def test_beat_schedule_follows_discovery_refresh_setting(settings_factory: SettingsFactory) -> None:

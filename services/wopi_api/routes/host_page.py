@@ -46,27 +46,34 @@ TICKET_MESSAGES = {
 
 
 async def host_page(request: Request) -> Response:
-    """The host page: 200 with the framing page; 400 no or bad launch parameter; 401 invalid grant;
-    404 unknown file; 410 used or expired ticket; 422 no discovery action for the file; 503 no discovery.
+    """Serve the host page that frames the WOPI client for a ticket or a grant.
+
+    Status codes: 200 the page; 400 missing launch parameter or a ticket for another file; 401 invalid grant;
+    404 file not found; 410 used or expired ticket; 422 no discovery action for the file; 503 no discovery.
     """
     file_id = request.path_params["file_id"]
     describe_call(request.scope, "HostPage", file_id)
     launch = await _launch_request(request, file_id)
     if isinstance(launch, Response):
         return launch
+
     state = app_state(request)
     settings = state["settings"]
     try:
         info = await run_in_threadpool(state["storage"].stat, file_id)
     except FileNotFound:
+        logger.info("host page for a file that does not exist file_id=%s", file_id)
         return error_page(404, "Document not found", "The document does not exist or has been deleted.")
     discovery = await current_discovery(request)
     if discovery is None:
+        logger.warning("host page requested but no discovery is loaded; set WOPI_DISCOVERY_URL file_id=%s", file_id)
         return error_page(503, "Office client unavailable", "The host has not loaded WOPI discovery yet.")
     try:
         action = find_client_action(discovery, launch.action, info.name)
     except LaunchError as exc:
+        logger.info("host page has no client action file_id=%s reason=%s", file_id, exc)
         return error_page(422, "Cannot open this document", str(exc))
+
     language = launch.language or language_from_accept(request.headers.get("accept-language", ""))
     query = request.scope.get("query_string", b"").decode("latin-1")
     issued = issue_token(settings, file_id, launch.user, launch.permission)
@@ -90,16 +97,17 @@ async def _launch_request(request: Request, file_id: str) -> LaunchRequest | Res
     if ticket:
         found = await consume_ticket(app_state(request)["redis"], ticket)
         if isinstance(found, TicketState):
-            logger.warning("host page ticket refused file_id=%s state=%s", file_id, found.value)
+            logger.warning("host page ticket rejected file_id=%s state=%s", file_id, found.value)
             return error_page(410, "Link no longer valid", TICKET_MESSAGES[found])
         if found.file_id != file_id:
+            logger.warning("host page ticket is for another file file_id=%s", file_id)
             return error_page(400, "Link not valid", "This link was issued for another document.")
         return found
     if grant:
         try:
             checked = verify_launch_grant(app_state(request)["settings"], grant, file_id)
         except InvalidToken as exc:
-            logger.warning("host page grant refused file_id=%s reason=%s", file_id, exc.message)
+            logger.warning("host page grant rejected file_id=%s reason=%s", file_id, exc.message)
             return error_page(401, "Link not valid", "This link has expired or is not valid.")
         return LaunchRequest(file_id, checked.user, checked.permission, checked.action)
     return error_page(400, "Link not valid", "The link has no ticket or grant parameter.")

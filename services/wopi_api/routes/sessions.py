@@ -1,4 +1,4 @@
-"""POST /api/v1/files/{file_id}/sessions: an embedding application asks to open a file for one user."""
+"""POST /api/v1/files/{file_id}/sessions: an embedding application requests a session that opens a file for one user."""
 
 from __future__ import annotations
 
@@ -45,9 +45,9 @@ async def create_session(request: Request) -> Response:
     """
     file_id = request.path_params["file_id"]
     describe_call(request.scope, "CreateSession", file_id)
-    refused = check_api_key(request)
-    if refused is not None:
-        return refused
+    rejection = check_api_key(request)
+    if rejection is not None:
+        return rejection
     body = await _read_json(request)
     if isinstance(body, Response):
         return body
@@ -57,16 +57,18 @@ async def create_session(request: Request) -> Response:
         launch = make_launch_request(file_id, **body)
         info = await run_in_threadpool(state["storage"].stat, file_id)
     except LaunchError as exc:
-        return json_error(422, str(exc))
+        return _reject(422, str(exc), file_id)
     except FileNotFound:
-        return json_error(404, f"no file with id {file_id!r}")
+        return _reject(404, f"file not found: {file_id}", file_id)
+
     discovery = await current_discovery(request)
     if discovery is None:
-        return json_error(503, NO_DISCOVERY_MESSAGE)
+        return _reject(503, NO_DISCOVERY_MESSAGE, file_id)
     try:
         action = find_client_action(discovery, launch.action, info.name)
     except LaunchError as exc:
-        return json_error(422, str(exc))
+        return _reject(422, str(exc), file_id)
+
     issued = issue_token(settings, file_id, launch.user, launch.permission)
     ticket = await create_ticket(state["redis"], launch)
     logger.info("session created file_id=%s user_id=%s action=%s", file_id, launch.user.user_id, launch.action)
@@ -84,6 +86,11 @@ async def create_session(request: Request) -> Response:
         status_code=201,
         headers={"Cache-Control": "no-store"},
     )
+
+
+def _reject(status_code: int, message: str, file_id: str) -> Response:
+    logger.info("session rejected file_id=%s status=%s reason=%s", file_id, status_code, message)
+    return json_error(status_code, message)
 
 
 async def _read_json(request: Request) -> dict[str, str] | Response:
