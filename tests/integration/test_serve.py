@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -56,3 +57,45 @@ def test_serve_records_saved_version_through_worker(tmp_path: Path) -> None:
         client.close()
     finally:
         host.stop()
+
+
+def test_cut_off_upload_keeps_previous_version_and_token_stays_out_of_logs(tmp_path: Path) -> None:
+    host = ServedHost(data_dir=tmp_path / "data", environ={"WOPI_PROOF_KEYS": "off"})
+    host.start()
+    try:
+        source = tmp_path / "kept.docx"
+        source.write_bytes(b"")
+        file_id = host.add_file(source, "kept.docx")
+        token = str(host.token(file_id)["access_token"])
+        contents = f"/wopi/files/{file_id}/contents"
+        first = httpx.post(
+            f"{host.base_url}{contents}",
+            params={"access_token": token},
+            headers={"X-WOPI-Override": "PUT"},
+            content=b"previous",
+            timeout=10,
+        )
+        assert first.status_code == 200
+        lock = httpx.post(
+            f"{host.base_url}/wopi/files/{file_id}",
+            params={"access_token": token},
+            headers={"X-WOPI-Override": "LOCK", "X-WOPI-Lock": "L"},
+            timeout=10,
+        )
+        assert lock.status_code == 200
+        request = (
+            f"POST {contents}?access_token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "X-WOPI-Override: PUT\r\nX-WOPI-Lock: L\r\nContent-Length: 100000\r\n\r\n"
+        ).encode()
+        with socket.create_connection(("127.0.0.1", host.port), timeout=10) as connection:
+            connection.sendall(request + b"partial body that never ends")
+        time.sleep(1)
+        current = httpx.get(f"{host.base_url}{contents}", params={"access_token": token}, timeout=10)
+        assert current.content == b"previous"
+        assert current.headers["X-WOPI-ItemVersion"] == first.headers["X-WOPI-ItemVersion"]
+    finally:
+        host.stop()
+    log = host.log()
+    assert f"/wopi/files/{file_id}/contents" in log
+    assert token not in log
+    assert token.split(".")[2] not in log
