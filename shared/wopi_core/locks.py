@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 
 from wopi_core.errors import BadRequest, LockMismatch
 from wopi_core.models import MAX_LOCK_ID_LENGTH
@@ -101,20 +102,20 @@ class LockStore:
 
     async def lock(self, file_id: str, lock_id: str) -> None:
         """Lock: set the lock, or refresh it when the same id already holds it."""
-        await self._run(self._lock, file_id, [_encode(lock_id), self._ttl_ms], "the file is locked by another lock id")
+        await self._run(self._lock, file_id, [_encode(lock_id), self._ttl_ms])
 
     async def refresh(self, file_id: str, lock_id: str) -> None:
         """RefreshLock: restart the expiry of the lock held by lock_id."""
-        await self._run(self._refresh, file_id, [_encode(lock_id), self._ttl_ms], _mismatch_reason)
+        await self._run(self._refresh, file_id, [_encode(lock_id), self._ttl_ms])
 
     async def unlock(self, file_id: str, lock_id: str) -> None:
         """Unlock: remove the lock held by lock_id."""
-        await self._run(self._unlock, file_id, [_encode(lock_id)], _mismatch_reason)
+        await self._run(self._unlock, file_id, [_encode(lock_id)])
 
     async def unlock_and_relock(self, file_id: str, old_lock_id: str, lock_id: str) -> None:
         """UnlockAndRelock: replace the lock held by old_lock_id with lock_id, atomically."""
-        args = [_encode(old_lock_id), _encode(lock_id), self._ttl_ms]
-        await self._run(self._relock, file_id, args, _mismatch_reason)
+        args: list[bytes | int] = [_encode(old_lock_id), _encode(lock_id), self._ttl_ms]
+        await self._run(self._relock, file_id, args)
 
     async def check_write(self, file_id: str, lock_id: str | None, current_size: int) -> None:
         """Allow a content change (PutFile) or raise LockMismatch.
@@ -150,13 +151,9 @@ class LockStore:
         """Remove a lock whatever its id (operators' force-unlock); return whether one was held."""
         return bool(await self._client.delete(KEY_PREFIX + file_id))
 
-    async def _run(self, script: object, file_id: str, args: list[object], reason: object) -> None:
-        ok, current = await script(keys=[KEY_PREFIX + file_id], args=args)  # type: ignore[operator]
+    async def _run(self, script: AsyncScript, file_id: str, args: list[bytes | int]) -> None:
+        ok, current = await script(keys=[KEY_PREFIX + file_id], args=args)
         if not ok:
             current_lock = _decode(current)
-            text = reason(current_lock) if callable(reason) else str(reason)
-            raise LockMismatch(current_lock, text)
-
-
-def _mismatch_reason(current_lock: str) -> str:
-    return "the file is locked by another lock id" if current_lock else "the file is not locked"
+            reason = "the file is locked by another lock id" if current_lock else "the file is not locked"
+            raise LockMismatch(current_lock, reason)
