@@ -2,7 +2,7 @@
 
 Collabora sends the LastModifiedTime it last saw as X-COOL-WOPI-Timestamp on each PutFile (older
 releases, and ONLYOFFICE's WOPI mode, use the X-LOOL- prefix). When the stored file changed since then,
-the host refuses the save with 409 and {"COOLStatusCode": 1010}; Collabora then asks the user whether
+the host rejects the save with 409 and {"COOLStatusCode": 1010}; Collabora then prompts the user whether
 to overwrite and, if so, repeats the PutFile without the timestamp. After each successful PutFile it
 takes the new LastModifiedTime from the response body, so our own saves never look like outside changes.
 """
@@ -55,10 +55,10 @@ def client_timestamp(headers: Mapping[str, str]) -> str | None:
 
 
 def changed_outside(headers: Mapping[str, str], current: FileInfo) -> bool:
-    """Tell whether a PutFile must be refused because the stored file changed since the client loaded it.
+    """Tell whether a PutFile must be rejected because the stored file changed since the client loaded it.
 
     Only a present timestamp is checked: its absence is Collabora's forced overwrite after the user chose
-    to keep their version. A timestamp that is not a time at all is compared as text and so refused.
+    to keep their version. A timestamp that is not a time at all is compared as text and so rejected.
     """
     stamp = client_timestamp(headers)
     if stamp is None or stamp == wopi_time(current.modified_at):

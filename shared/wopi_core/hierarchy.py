@@ -5,7 +5,7 @@ WOPI response keeps the user and permission of the request's token and never out
 hierarchy cannot widen a view token into an edit token or extend its life.
 
 NOTE: every token may walk to its file's container, the root and their children: the host has no
-per-container access control yet, so anyone holding a token sees the whole tree with the same permission.
+per-container access control yet, so anyone holding a token can list the whole tree with the same permission.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def host_urls(settings: Settings, file_id: str, claims: TokenClaims) -> dict[str
 
 
 def new_file_body(settings: Settings, info: FileInfo, claims: TokenClaims) -> dict[str, str]:
-    """Return the PutRelativeFile / CreateChildFile answer: Name, Url with its own token, host page URLs."""
+    """Return the PutRelativeFile / CreateChildFile response body: Name, Url with its own token, host page URLs."""
     body = {"Name": info.name, "Url": file_url(settings, info.file_id, claims)}
     body.update(host_urls(settings, info.file_id, claims))
     return body

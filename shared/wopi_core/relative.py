@@ -50,7 +50,7 @@ def parse_target(
     try:
         name = decode_utf7(suggested, HEADER_SUGGESTED_TARGET)
     except BadRequest:
-        name = suggested  # the suggested mode never fails: take the text as it came
+        name = suggested  # the suggested mode never fails, so undecodable text is used as sent
     if name.startswith("."):
         name = split_extension(source_name)[0] + name
     return Target(make_valid_name(name), exact=False)

@@ -142,7 +142,7 @@ async def get_root_container(request: Request) -> Response:
 
 
 async def ecosystem_override(request: Request) -> Response:
-    """POST /wopi/ecosystem: GetFileWopiSrc is reserved by the protocol for future use, so it answers 501."""
+    """POST /wopi/ecosystem: GetFileWopiSrc is reserved by the protocol for future use, so it returns 501."""
     await authorize(request, "GetFileWopiSrc", ECOSYSTEM_RESOURCE)
     override = request.headers.get(HEADER_OVERRIDE, "").strip().upper()
     raise UnsupportedOperation(f"{HEADER_OVERRIDE} {override!r} is not supported: GetFileWopiSrc is reserved")

@@ -67,8 +67,8 @@ async def file_info_extras(state: AppState, info: FileInfo, claims: TokenClaims)
 
 
 def document_changed_response(current: FileInfo) -> Response:
-    """Answer a Collabora PutFile whose X-COOL-WOPI-Timestamp is out of date: 409 with COOLStatusCode 1010."""
-    logger.info("refused a save: file %s changed since the client loaded it", current.file_id)
+    """Return the 409 response, with COOLStatusCode 1010, for a PutFile whose X-COOL-WOPI-Timestamp is out of date."""
+    logger.info("rejected a save: file %s changed after the client loaded it", current.file_id)
     return JSONResponse(
         {"COOLStatusCode": COOL_STATUS_DOCUMENT_CHANGED},
         status_code=409,
@@ -158,7 +158,7 @@ async def rename_file(request: Request) -> Response:
 
 
 def _rename(storage: StorageBackend, current: FileInfo, name: str) -> FileInfo:
-    """Rename to name, or to its first free numbered variant when another entry holds the name."""
+    """Rename to name, or to its first free numbered variant when another entry has the name."""
     for _attempt in range(CREATE_ATTEMPTS):
         taken = lambda candidate: (  # noqa: E731
             candidate.casefold() != current.name.casefold() and storage.name_taken(current.container_id, candidate)
