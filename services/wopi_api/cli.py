@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from wopi_api import embedded
 from wopi_api.commands import register_all
 from wopi_core.errors import ConfigError, WopiError
 from wopi_core.logging import configure_logging
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_OWNER = "admin"
+SERVER_COMMANDS = frozenset({"serve", "api", "worker", "beat"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +98,8 @@ def load(args: argparse.Namespace) -> Settings:
     if "WOPI_BASE_URL" not in environ and hasattr(args, "port"):
         host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
         environ["WOPI_BASE_URL"] = f"http://{host}:{args.port}"
+    if args.command not in SERVER_COMMANDS:
+        environ = embedded.attach_to_running_host(environ)
     return resolve_jwt_secret(load_settings(environ))
 
 
@@ -105,8 +109,6 @@ def require_redis(settings: Settings, command: str) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from wopi_api import embedded
-
     settings = load(args)
     redis_server = None
     worker = None
@@ -117,8 +119,10 @@ def run_serve(args: argparse.Namespace) -> int:
         redis_server, settings = embedded.start_redis(settings)
     try:
         worker = embedded.start_worker(settings)
+        embedded.write_runtime_file(settings)
         _serve_api(settings, args.host, args.port)
     finally:
+        embedded.remove_runtime_file(settings)
         if worker is not None:
             embedded.stop_process(worker, "worker")
         if redis_server is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -17,6 +18,8 @@ from wopi_core.settings import Settings
 logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT_SECONDS = 20
+RUNTIME_FILE = "runtime.json"
+"""Written by `wopihost serve` into the data directory so that other commands find the running host."""
 
 
 def start_redis(settings: Settings) -> tuple[ValkeyServer, Settings]:
@@ -61,3 +64,35 @@ def stop_process(process: subprocess.Popen[bytes], name: str) -> None:
             process.kill()
             process.wait()
     logger.info("%s stopped pid=%s exit_code=%s", name, process.pid, process.returncode)
+
+
+def write_runtime_file(settings: Settings) -> None:
+    """Record the running host's Redis URL, public URL and pid for other `wopihost` commands."""
+    path = settings.data_dir / RUNTIME_FILE
+    content = {"redis_url": settings.redis_url, "base_url": settings.base_url, "pid": os.getpid()}
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(content))
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)
+
+
+def remove_runtime_file(settings: Settings) -> None:
+    (settings.data_dir / RUNTIME_FILE).unlink(missing_ok=True)
+
+
+def attach_to_running_host(environ: dict[str, str]) -> dict[str, str]:
+    """Fill WOPI_REDIS_URL and WOPI_BASE_URL from a running `wopihost serve` on the same data directory.
+
+    Variables already set win. A runtime file left behind by a host that no longer runs is ignored.
+    """
+    path = Path(environ.get("WOPI_DATA_DIR") or "wopihost-data") / RUNTIME_FILE
+    try:
+        runtime = json.loads(path.read_text())
+        os.kill(int(runtime["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return environ
+    attached = dict(environ)
+    for name, key in (("WOPI_REDIS_URL", "redis_url"), ("WOPI_BASE_URL", "base_url")):
+        if not attached.get(name) and runtime.get(key):
+            attached[name] = str(runtime[key])
+    return attached

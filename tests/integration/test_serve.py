@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -99,3 +102,23 @@ def test_cut_off_upload_keeps_previous_version_and_token_stays_out_of_logs(tmp_p
     assert f"/wopi/files/{file_id}/contents" in log
     assert token not in log
     assert token.split(".")[2] not in log
+
+
+def test_cli_finds_running_host_through_runtime_file(tmp_path: Path) -> None:
+    host = ServedHost(data_dir=tmp_path / "data", environ={"WOPI_PROOF_KEYS": "off"})
+    host.start()
+    try:
+        source = tmp_path / "found.docx"
+        source.write_bytes(b"")
+        file_id = host.add_file(source, "found.docx")
+        environ = {key: value for key, value in host.env().items() if not key.startswith("WOPI_")}
+        environ["WOPI_DATA_DIR"] = str(host.data_dir)
+        command = [sys.executable, "-m", "wopi_api.cli", "token", file_id, "--user", "u1"]
+        result = subprocess.run(command, env=environ, capture_output=True, check=True, timeout=60)
+        token = json.loads(result.stdout)
+        assert token["wopi_src"] == f"{host.base_url}/wopi/files/{file_id}"
+        info = httpx.get(str(token["wopi_src"]), params={"access_token": token["access_token"]}, timeout=10)
+        assert info.status_code == 200
+    finally:
+        host.stop()
+    assert not (host.data_dir / "runtime.json").exists()
