@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import SettingsFactory
 from wopi_core import logging as wopi_logging
 from wopi_core.errors import ConfigError
-from wopi_core.events import ALL_TASKS, TASK_RECONCILE, TASK_REFRESH_DISCOVERY
+from wopi_core.events import ALL_TASKS, TASK_RECONCILE
 from wopi_workers import app as worker_app
 from wopi_workers import schedule
 from wopi_workers.tasks import history as history_tasks
@@ -17,14 +17,9 @@ from wopi_workers.tasks import reconcile as reconcile_tasks
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:9/0"
 
-# The discovery refresh task comes with the discovery module and joins TASK_MODULES then.
-# Until that happens, no worker module registers it.
-NOT_YET_REGISTERED = frozenset({TASK_REFRESH_DISCOVERY})
-
-
 def test_create_celery_app_registers_every_worker_task(settings_factory: SettingsFactory) -> None:
     app = worker_app.create_celery_app(settings_factory(WOPI_REDIS_URL=UNREACHABLE_REDIS))
-    missing = set(ALL_TASKS) - NOT_YET_REGISTERED - set(app.tasks)
+    missing = set(ALL_TASKS) - set(app.tasks)
     assert missing == set()
 
 
