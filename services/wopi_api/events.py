@@ -18,7 +18,7 @@ class EventPublisher:
     """Sends task messages by name, so the front-end never imports the worker package."""
 
     def __init__(self, settings: Settings) -> None:
-        self._celery = Celery("wopihost-api", broker=settings.redis_url, set_as_current=False)
+        self._celery = Celery("wopihost-api", broker=settings.celery_broker_url, set_as_current=False)
         self._celery.conf.update(
             broker_connection_timeout=BROKER_TIMEOUT_SECONDS,
             broker_connection_retry=False,

@@ -14,7 +14,7 @@ TASK_REFRESH_DISCOVERY = "wopi.discovery.refresh"
 TASK_APPLY_RETENTION = "wopi.retention.apply"
 TASK_UPDATE_INDEX = "wopi.index.update_file"
 
-ALL_TASKS = (TASK_RECORD_VERSION, TASK_RECONCILE, TASK_REFRESH_DISCOVERY)
+ALL_TASKS = (TASK_RECORD_VERSION, TASK_RECONCILE, TASK_REFRESH_DISCOVERY, TASK_APPLY_RETENTION, TASK_UPDATE_INDEX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,8 @@ class FileSaved:
     version_id: str
     correlation_id: str = ""
     session_id: str = ""
+    lock_id: str = ""
+    """The WOPI lock the save was made under; lets the history tell a retried save from a new one."""
 
     def kwargs(self) -> dict[str, str]:
         """Return the task's keyword arguments."""

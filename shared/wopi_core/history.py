@@ -4,12 +4,18 @@ Keys (all under ``wopi:``):
 
     wopi:history:<file_id>          hash   version_id -> VersionRecord as JSON
     wopi:history:<file_id>:order    zset   version_id scored by modification time, for oldest-first listing
+    wopi:history:<file_id>:marks    hash   version_id -> retention mark ("coalesced" or "expired")
     wopi:users:display_names        hash   user_id -> display name, written by the front-end when it starts a session
     wopi:reconcile:last             string ReconcileReport of the last reconciliation run, as JSON
 
 Recording is idempotent by (file_id, version_id): a Lua script writes the hash field only if it is absent
 and adds the ordering entry in the same step, so a redelivered event or a reconciliation that races a
 worker never records a version twice. Storage stays the source of truth, and the history only enriches it.
+
+A retried save (same author, same SHA-256, same lock and session when known, within
+DUPLICATE_WINDOW_SECONDS of the version before it) is a new object version in storage, because every
+PutFile must change X-WOPI-ItemVersion, but the history records it with ``duplicate_of`` naming the
+version it repeats, and listings leave it out.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import builtins
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -34,6 +40,8 @@ logger = logging.getLogger(__name__)
 KEY_PREFIX = "wopi:"
 DISPLAY_NAMES_KEY = KEY_PREFIX + "users:display_names"
 RECONCILE_LAST_KEY = KEY_PREFIX + "reconcile:last"
+DUPLICATE_WINDOW_SECONDS = 30.0
+"""A save repeating the version before it within this many seconds is recorded as a duplicate."""
 
 # KEYS[1] is the history hash and KEYS[2] the ordering zset.
 # ARGV[1] is the version id, ARGV[2] the record as JSON and ARGV[3] the score.
@@ -68,6 +76,10 @@ class VersionRecord:
     correlation_id: str
     session_id: str
     recorded_at: datetime
+    lock_id: str = ""
+    """The WOPI lock the save was made under, when the event carried it."""
+    duplicate_of: str = ""
+    """The version this save repeats (a client retry), or an empty string."""
 
     @classmethod
     def from_version(
@@ -78,6 +90,8 @@ class VersionRecord:
         correlation_id: str = "",
         session_id: str = "",
         recorded_at: datetime,
+        lock_id: str = "",
+        duplicate_of: str = "",
     ) -> VersionRecord:
         """Build the record of a stored version."""
         return cls(
@@ -91,6 +105,24 @@ class VersionRecord:
             correlation_id=correlation_id,
             session_id=session_id,
             recorded_at=recorded_at,
+            lock_id=lock_id,
+            duplicate_of=duplicate_of,
+        )
+
+    def repeats(self, earlier: VersionRecord) -> bool:
+        """Tell whether this save is a retry of earlier: same content and author, moments later.
+
+        Lock and session ids are compared only when both records carry them, because a version that
+        reconciliation recorded knows neither.
+        """
+        delay = (self.modified_at - earlier.modified_at).total_seconds()
+        return (
+            self.version_id != earlier.version_id
+            and self.sha256 == earlier.sha256
+            and self.modified_by == earlier.modified_by
+            and 0 <= delay <= DUPLICATE_WINDOW_SECONDS
+            and _same_when_known(self.lock_id, earlier.lock_id)
+            and _same_when_known(self.session_id, earlier.session_id)
         )
 
     def to_json(self) -> str:
@@ -144,6 +176,10 @@ class ReconcileReport:
         return cls(**data)
 
 
+def _same_when_known(first: str, second: str) -> bool:
+    return not first or not second or first == second
+
+
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
@@ -163,8 +199,24 @@ class HistoryStore:
     def order_key(file_id: str) -> str:
         return f"{KEY_PREFIX}history:{file_id}:order"
 
+    @staticmethod
+    def marks_key(file_id: str) -> str:
+        return f"{KEY_PREFIX}history:{file_id}:marks"
+
     def record(self, rec: VersionRecord) -> bool:
-        """Store rec unless (file_id, version_id) is already recorded. Return True if it was new."""
+        """Store rec unless (file_id, version_id) is already recorded. Return True if it was new.
+
+        A retry of the latest recorded save (see VersionRecord.repeats) is stored with duplicate_of set.
+        """
+        previous = self.latest(rec.file_id)
+        if previous is not None and not rec.duplicate_of and rec.repeats(previous):
+            rec = replace(rec, duplicate_of=previous.duplicate_of or previous.version_id)
+            logger.info(
+                "save repeats an earlier version file_id=%s version_id=%s duplicate_of=%s",
+                rec.file_id,
+                rec.version_id,
+                rec.duplicate_of,
+            )
         keys = [self.history_key(rec.file_id), self.order_key(rec.file_id)]
         added = self._record_script(keys=keys, args=[rec.version_id, rec.to_json(), rec.modified_at.timestamp()])
         return bool(added)
@@ -183,9 +235,36 @@ class HistoryStore:
         )
         return [VersionRecord.from_json(value) for value in values if value is not None]
 
+    def get(self, file_id: str, version_id: str) -> VersionRecord | None:
+        """Return the record of one version, or None when it is not recorded."""
+        value: bytes | str | None = self._client.hget(self.history_key(file_id), version_id)
+        return VersionRecord.from_json(value) if value is not None else None
+
+    def latest(self, file_id: str) -> VersionRecord | None:
+        """Return the most recently modified recorded version, or None when there is none."""
+        newest: builtins.list[bytes | str] = self._client.zrevrange(self.order_key(file_id), 0, 0)  # type: ignore[assignment]
+        return self.get(file_id, _text(newest[0])) if newest else None
+
+    def marks(self, file_id: str) -> dict[str, str]:
+        """Return the retention marks of a file's versions: version_id -> "coalesced" or "expired"."""
+        raw: dict[bytes | str, bytes | str] = self._client.hgetall(self.marks_key(file_id))
+        return {_text(key): _text(value) for key, value in raw.items()}
+
+    def set_marks(self, file_id: str, marks: dict[str, str]) -> None:
+        """Add retention marks; a version once marked stays marked."""
+        if marks:
+            self._client.hset(self.marks_key(file_id), mapping=marks)  # type: ignore[arg-type]
+
+    def files(self) -> builtins.list[str]:
+        """Return the ids of every file with a recorded history."""
+        found: set[str] = set()
+        for key in self._client.scan_iter(match=f"{KEY_PREFIX}history:*:order", count=500):
+            found.add(_text(key).removeprefix(f"{KEY_PREFIX}history:").removesuffix(":order"))
+        return sorted(found)
+
     def forget(self, file_id: str) -> None:
         """Remove the whole history of a file, for example after the file itself was deleted."""
-        self._client.delete(self.history_key(file_id), self.order_key(file_id))
+        self._client.delete(self.history_key(file_id), self.order_key(file_id), self.marks_key(file_id))
 
     def set_display_name(self, user_id: str, display_name: str) -> None:
         """Remember a user's display name so that later records of their saves carry it."""
@@ -219,6 +298,7 @@ def record_stored_version(
     *,
     correlation_id: str = "",
     session_id: str = "",
+    lock_id: str = "",
     clock: Clock = utc_now,
 ) -> bool:
     """Record one version that storage listed. Return True if it was not recorded before.
@@ -232,6 +312,7 @@ def record_stored_version(
         correlation_id=correlation_id,
         session_id=session_id,
         recorded_at=clock(),
+        lock_id=lock_id,
     )
     return store.record(rec)
 
@@ -244,6 +325,7 @@ def record_version(
     *,
     correlation_id: str = "",
     session_id: str = "",
+    lock_id: str = "",
     clock: Clock = utc_now,
 ) -> RecordOutcome:
     """Read one version of a file from storage and record it in the history.
@@ -258,7 +340,9 @@ def record_version(
     info = next((v for v in versions if v.version == version_id), None)
     if info is None:
         return RecordOutcome.VERSION_GONE
-    added = record_stored_version(store, info, correlation_id=correlation_id, session_id=session_id, clock=clock)
+    added = record_stored_version(
+        store, info, correlation_id=correlation_id, session_id=session_id, lock_id=lock_id, clock=clock
+    )
     return RecordOutcome.RECORDED if added else RecordOutcome.DUPLICATE
 
 

@@ -35,6 +35,7 @@ VARIABLES = (
     "WOPI_RECONCILE_INTERVAL",
     "WOPI_REDIS_URL",
     "WOPI_REDIS_TIMEOUT",
+    "WOPI_BROKER_URL",
     "WOPI_S3_ENDPOINT",
     "WOPI_S3_ACCESS_KEY",
     "WOPI_S3_SECRET_KEY",
@@ -48,6 +49,9 @@ VARIABLES = (
     "WOPI_BEHIND_TLS",
     "WOPI_TRUSTED_PROXIES",
     "WOPI_LOG_LEVEL",
+    "WOPI_VERSION_RETENTION_COUNT",
+    "WOPI_VERSION_RETENTION_DAYS",
+    "WOPI_VERSION_COALESCE",
 )
 """Every environment variable load_settings reads."""
 
@@ -125,10 +129,23 @@ class Settings:
     log_level: str = "INFO"
     redis_timeout: float = 5.0
     """Socket timeout for every Redis call, in seconds."""
+    broker_url: str = ""
+    """Celery broker; empty means the same server as redis_url."""
+    version_retention_count: int = 0
+    """Versions kept per file by the retention job; 0 keeps every version."""
+    version_retention_days: int = 0
+    """Age in days beyond which the retention job expires versions; 0 keeps them whatever their age."""
+    version_coalesce: bool = False
+    """Whether the retention job keeps only the last save of each finished editing session."""
 
     @property
     def storage_kind(self) -> str:
         return "s3" if self.s3_endpoint else "local"
+
+    @property
+    def celery_broker_url(self) -> str:
+        """Return the broker URL Celery uses: WOPI_BROKER_URL, else WOPI_REDIS_URL."""
+        return self.broker_url or self.redis_url
 
 
 class _Reader:
@@ -163,6 +180,15 @@ class _Reader:
             return value
 
         return self.parse(name, default, convert, f"a positive whole number of {unit}")
+
+    def non_negative_int(self, name: str, default: int, unit: str) -> int:
+        def convert(raw: str) -> int:
+            value = int(raw)
+            if value < 0:
+                raise ValueError(raw)
+            return value
+
+        return self.parse(name, default, convert, f"a whole number of {unit}, 0 or more")
 
     def boolean(self, name: str, default: bool) -> bool:
         def convert(raw: str) -> bool:
@@ -226,6 +252,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         trusted_proxies=tuple(p.strip() for p in (read.raw("WOPI_TRUSTED_PROXIES") or "").split(",") if p.strip()),
         log_level=read.choice("WOPI_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         redis_timeout=read.parse("WOPI_REDIS_TIMEOUT", 5.0, float, "seconds as a number"),
+        broker_url=read.url("WOPI_BROKER_URL", "", ("redis", "rediss", "unix")),
+        version_retention_count=read.non_negative_int("WOPI_VERSION_RETENTION_COUNT", 0, "versions"),
+        version_retention_days=read.non_negative_int("WOPI_VERSION_RETENTION_DAYS", 0, "days"),
+        version_coalesce=read.boolean("WOPI_VERSION_COALESCE", False),
     )
     _check_consistency(settings, read)
     if read.problems:

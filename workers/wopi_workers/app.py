@@ -20,12 +20,14 @@ from celery.signals import setup_logging, task_failure, task_postrun, task_preru
 from wopi_core import logging as wopi_logging
 from wopi_core.dead_letters import DeadLetter, push_dead_letter
 from wopi_core.errors import ConfigError
-from wopi_core.events import TASK_RECONCILE, TASK_REFRESH_DISCOVERY
+from wopi_core.events import TASK_APPLY_RETENTION, TASK_RECONCILE, TASK_REFRESH_DISCOVERY
 from wopi_core.settings import Settings
 from wopi_workers import context
+from wopi_workers import metrics as _task_metrics  # noqa: F401  (connects the task counters)
 from wopi_workers.schedule import beat_schedule
 from wopi_workers.tasks import history as history_tasks
 from wopi_workers.tasks import reconcile as reconcile_tasks
+from wopi_workers.tasks import retention as retention_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ TASK_MODULES = (
     "wopi_workers.tasks.history",
     "wopi_workers.tasks.reconcile",
     "wopi_workers.tasks.discovery",
+    "wopi_workers.tasks.index",
+    "wopi_workers.tasks.retention",
 )
 SCHEDULE_FILE_NAME = "celerybeat-schedule"
 
@@ -48,6 +52,7 @@ LONGEST_TASK_SECONDS = max(
     DEFAULT_TIME_LIMIT,
     history_tasks.TIME_LIMIT + history_tasks.RETRY_BACKOFF_MAX,
     reconcile_tasks.TIME_LIMIT,
+    retention_tasks.TIME_LIMIT,
 )
 
 # The Redis transport polls with a BRPOP that blocks for one second, so a shorter socket timeout would
@@ -55,7 +60,7 @@ LONGEST_TASK_SECONDS = max(
 MIN_BROKER_SOCKET_TIMEOUT = 5.0
 
 # Failures of periodic tasks are logged but not dead-lettered: the next scheduled run does the work again.
-PERIODIC_TASKS = frozenset({TASK_RECONCILE, TASK_REFRESH_DISCOVERY})
+PERIODIC_TASKS = frozenset({TASK_RECONCILE, TASK_REFRESH_DISCOVERY, TASK_APPLY_RETENTION})
 
 _context_tokens: dict[str, tuple[contextvars.Token[str], contextvars.Token[str]]] = {}
 
@@ -69,7 +74,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     """Return the Celery configuration built from settings."""
     socket_timeout = max(settings.redis_timeout, MIN_BROKER_SOCKET_TIMEOUT)
     return {
-        "broker_url": settings.redis_url,
+        "broker_url": settings.celery_broker_url,
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": settings.redis_timeout,
         "broker_transport_options": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wopi_core.events import TASK_RECONCILE, TASK_REFRESH_DISCOVERY
+from wopi_core.events import TASK_APPLY_RETENTION, TASK_RECONCILE, TASK_REFRESH_DISCOVERY
 from wopi_core.settings import Settings
 
 DEFAULT_RECONCILE_INTERVAL = 300
@@ -30,7 +30,23 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         },
     }
     schedule.update(discovery_schedule(settings))
+    schedule.update(retention_schedule())
     return schedule
+
+
+RETENTION_INTERVAL = 3600.0
+"""Seconds between runs of the version retention job; a run without a configured policy does nothing."""
+
+
+def retention_schedule() -> dict[str, dict[str, Any]]:
+    """Return the beat entry of the version retention job."""
+    return {
+        "apply-retention": {
+            "task": TASK_APPLY_RETENTION,
+            "schedule": RETENTION_INTERVAL,
+            "options": {"expires": RETENTION_INTERVAL},
+        },
+    }
 
 
 def discovery_schedule(settings: Settings) -> dict[str, dict[str, Any]]:

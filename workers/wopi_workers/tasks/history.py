@@ -10,6 +10,7 @@ from wopi_core import history
 from wopi_core.errors import StorageUnavailable
 from wopi_core.events import TASK_RECORD_VERSION
 from wopi_workers import context
+from wopi_workers.tasks.index import update_index
 
 logger = get_task_logger(__name__)
 
@@ -32,7 +33,9 @@ TIME_LIMIT = 60
     soft_time_limit=SOFT_TIME_LIMIT,
     time_limit=TIME_LIMIT,
 )
-def record_version(file_id: str, version_id: str, correlation_id: str = "", session_id: str = "") -> str:
+def record_version(
+    file_id: str, version_id: str, correlation_id: str = "", session_id: str = "", lock_id: str = ""
+) -> str:
     """Read one version from storage and record it in the history. A second delivery changes nothing.
 
     Nothing needs cleaning up when the soft time limit interrupts it: recording is a single atomic step.
@@ -45,7 +48,11 @@ def record_version(file_id: str, version_id: str, correlation_id: str = "", sess
         version_id,
         correlation_id=correlation_id,
         session_id=session_id,
+        lock_id=lock_id,
     )
+    if outcome in (history.RecordOutcome.RECORDED, history.RecordOutcome.DUPLICATE):
+        # A deleted file leaves the index at the next reconciliation, or through wopi.index.update_file.
+        update_index(resources, file_id)
     if outcome is history.RecordOutcome.VERSION_GONE:
         logger.warning("version not found in storage file_id=%s version_id=%s", file_id, version_id)
     else:

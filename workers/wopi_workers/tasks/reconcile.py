@@ -1,4 +1,7 @@
-"""wopi.reconcile.reconcile_storage: record every stored version that the history lacks."""
+"""wopi.reconcile.reconcile_storage: record every stored version that the history lacks.
+
+Each run also rebuilds the metadata index from storage, so the index recovers from lost events too.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 from redis.exceptions import LockError
 
-from wopi_core import history
+from wopi_core import history, index
 from wopi_core.events import TASK_RECONCILE
 from wopi_workers import context
 
@@ -37,6 +40,8 @@ def reconcile_storage() -> bool:
     try:
         report = history.reconcile(resources.storage, resources.history)
         resources.history.save_reconcile_report(report)
+        client = resources.redis
+        index.sync_index(resources.storage, resources.history, index.FileIndex(client), client)
     except SoftTimeLimitExceeded:
         logger.warning("reconcile stopped by its time limit after %s seconds", SOFT_TIME_LIMIT)
         raise
