@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--owner", default=DEFAULT_OWNER, help=f"owner user id (default: {DEFAULT_OWNER})")
     add.set_defaults(handler=run_files_add)
     listing = file_commands.add_parser("list", help="list stored files: id, size, version, name")
+    listing.add_argument("--search", help="list indexed files whose name contains TEXT (needs WOPI_REDIS_URL)")
     listing.set_defaults(handler=run_files_list)
 
     token = commands.add_parser(
@@ -192,6 +193,14 @@ def run_files_add(args: argparse.Namespace) -> int:
 
 
 def run_files_list(args: argparse.Namespace) -> int:
+    if args.search is not None:
+        from wopi_api.commands.admin import run_files_search
+
+        settings = load(args)
+        require_redis(settings, "files list --search")
+        for line in run_files_search(settings, args.search):
+            _output(line)
+        return 0
     storage = create_storage(load(args))
     for info in storage.list_files():
         _output(f"{info.file_id}  {info.size:>12}  v{info.version:<8}  {info.name}")

@@ -23,7 +23,7 @@ def test_serve_runs_embedded_stack_and_stops_cleanly(tmp_path: Path, stop_signal
     host.start()
     try:
         ready = httpx.get(f"{host.base_url}/readyz", timeout=5).json()
-        assert ready["checks"] == {"redis": "ok", "storage": "ok"}
+        assert ready["checks"] == {"redis": "ok", "storage": "ok", "discovery": "ok: not configured"}
         assert (tmp_path / "data" / "jwt-secret").exists()
     finally:
         code = host.stop(stop_signal)

@@ -10,7 +10,7 @@ import argparse
 import importlib
 from typing import Any
 
-COMMAND_MODULES: tuple[str, ...] = ("wopi_api.commands.opening",)
+COMMAND_MODULES: tuple[str, ...] = ("wopi_api.commands.opening", "wopi_api.commands.admin")
 
 
 def register_all(commands: argparse._SubParsersAction[Any]) -> None:
