@@ -66,13 +66,17 @@ def describe_versions(
 ) -> list[dict[str, Any]]:
     """Return the versions as JSON-ready dicts, newest first; hidden ones only with include_hidden.
 
-    The current version is always listed, whatever its state.
+    When the current version is a retried save, the version it repeats (same content) is shown as
+    current instead. The current version is always listed, whatever its retention mark.
     """
+    by_id = {record.version_id: record for record in records}
+    current_record = by_id.get(current_version)
+    shown_current = current_record.duplicate_of if current_record and current_record.duplicate_of else current_version
     result = []
     for record in sorted(records, key=lambda r: r.modified_at, reverse=True):
         state = version_state(record, marks)
-        current = record.version_id == current_version
-        if state != KEPT and not include_hidden and not current:
+        current = record.version_id == shown_current
+        if not include_hidden and (state == DUPLICATE or (state != KEPT and not current)):
             continue
         result.append(
             {
