@@ -6,7 +6,7 @@ Keys (all under ``wopi:index:``):
     wopi:index:files            zset   file_id scored by modification time
 
 Workers write it after recording a version and during reconciliation; the front-end only reads it.
-WOPI answers never come from here: storage answers those, so a stale index only delays listings.
+WOPI responses never read the index because storage serves them, so a stale index only delays listings.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ DEFAULT_LIMIT = 1000
 
 @dataclass(frozen=True, slots=True)
 class IndexEntry:
-    """What the index knows of one file, as of indexed_at."""
+    """The indexed state of one file, as of indexed_at."""
 
     file_id: str
     name: str

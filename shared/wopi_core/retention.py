@@ -2,9 +2,9 @@
 
 Every save is recorded. The retention job then marks versions in the history, never in storage:
 - coalesced: with WOPI_VERSION_COALESCE, every save of a finished editing session except its last. A
-  session is the saves sharing a WOPI session id (or lock id, when no session id was sent); it counts as
-  finished once its last save is older than the lock expiry, because a live session keeps refreshing its
-  lock. Saves with neither id are never coalesced.
+  session is the saves sharing a WOPI session id, or a lock id when no session id was sent. It has finished
+  once its last save is older than the lock expiry, because a live session keeps refreshing its lock.
+  Saves with neither id are never coalesced.
 - expired: beyond the newest WOPI_VERSION_RETENTION_COUNT versions, or older than
   WOPI_VERSION_RETENTION_DAYS days. With both set, a version must pass both to stay.
 The current version is never marked. Retried saves (``duplicate_of``) are already hidden and not counted.
@@ -96,7 +96,7 @@ def plan_retention(
 def apply_retention(
     storage: StorageBackend, store: HistoryStore, file_id: str, policy: RetentionPolicy, now: datetime
 ) -> dict[str, str]:
-    """Mark a file's versions as the policy says and return the marks that are new.
+    """Mark a file's versions according to the policy and return the marks that are new.
 
     Marks only accumulate, so a second run changes nothing. A deleted file gets no marks.
     """

@@ -31,7 +31,7 @@ def bucket_label(bound: float) -> str:
 
 
 def bucket_for(seconds: float) -> str:
-    """Return the label of the smallest bucket that holds seconds."""
+    """Return the label of the smallest bucket that contains seconds."""
     return bucket_label(next(bound for bound in BUCKETS if seconds <= bound))
 
 

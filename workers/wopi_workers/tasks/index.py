@@ -1,7 +1,7 @@
 """wopi.index.update_file: refresh one file's entry in the metadata index.
 
-record_version refreshes the entry itself after recording; this task serves anyone else who changed a
-file (a rename, a delete) and wants the listing to follow without waiting for reconciliation.
+record_version refreshes the entry itself after recording. This task is for other changes to a file,
+such as a rename or a delete, so that the listing follows them before the next reconciliation.
 """
 
 from __future__ import annotations
