@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -18,8 +20,11 @@ from wopi_core.discovery_store import load_cached, refresh_discovery
 from wopi_core.locks import LockStore
 from wopi_core.settings import Settings
 from wopi_core.storage import create_storage
+from wopi_core.userinfo import CachedUserInfo
 
 logger = logging.getLogger(__name__)
+
+LISTENER_STOP_TIMEOUT_SECONDS = 5.0
 
 
 def make_lifespan(settings: Settings) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[AppState]]:
@@ -36,6 +41,15 @@ def make_lifespan(settings: Settings) -> Callable[[Starlette], contextlib.Abstra
         proofs = ProofVerifier(settings, client, publisher)
         await run_in_threadpool(prime_discovery, settings)
         await proofs.reload()
+        user_info = CachedUserInfo(client)
+        # The subscription waits for messages indefinitely, so its client has no read timeout.
+        subscriber = aioredis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=settings.redis_timeout, health_check_interval=30
+        )
+        listener = asyncio.create_task(user_info.listen(subscriber), name="userinfo-invalidations")
+        # Objects made at start-up live as long as the process: moving them out of the collector's view
+        # keeps full collections, which the many short-lived objects of each request trigger, cheap.
+        gc.freeze()
         logger.info(
             "front-end started storage=%s base_url=%s proof_keys=%s",
             settings.storage_kind,
@@ -50,8 +64,14 @@ def make_lifespan(settings: Settings) -> Callable[[Starlette], contextlib.Abstra
                 locks=LockStore(client, settings.lock_ttl),
                 publisher=publisher,
                 proofs=proofs,
+                user_info=user_info,
             )
         finally:
+            user_info.stop()
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(listener, LISTENER_STOP_TIMEOUT_SECONDS)
+            await subscriber.aclose()
             publisher.close()
             await client.aclose()
             logger.info("front-end stopped")

@@ -12,6 +12,7 @@ from wopi_api.proofs import ProofVerifier
 from wopi_core.locks import LockStore
 from wopi_core.settings import Settings
 from wopi_core.storage.base import StorageBackend
+from wopi_core.userinfo import CachedUserInfo
 
 
 class AppState(TypedDict):
@@ -21,6 +22,7 @@ class AppState(TypedDict):
     locks: LockStore
     publisher: EventPublisher
     proofs: ProofVerifier
+    user_info: CachedUserInfo
 
 
 def app_state(connection: HTTPConnection) -> AppState:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 
-from wopi_core.models import FileInfo
+from wopi_core.models import ContainerInfo, FileInfo
 from wopi_core.storage.base import StorageBackend
 from wopi_core.storage.local import LocalStorage
 
@@ -19,3 +19,10 @@ async def stat_file(storage: StorageBackend, file_id: str) -> FileInfo:
     if isinstance(storage, LocalStorage):
         return storage.stat(file_id)
     return await run_in_threadpool(storage.stat, file_id)
+
+
+async def stat_container(storage: StorageBackend, container_id: str) -> ContainerInfo:
+    """Return a container's record (FileNotFound if unknown), inline for the filesystem backend as above."""
+    if isinstance(storage, LocalStorage):
+        return storage.stat_container(container_id)
+    return await run_in_threadpool(storage.stat_container, container_id)

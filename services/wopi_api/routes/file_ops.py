@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from wopi_api.body import RequestBodyReader
 from wopi_api.routes.common import authorize, header_flag, header_int, require_edit
 from wopi_api.state import AppState, app_state
+from wopi_api.storage_io import stat_container
 from wopi_core.dialects import COOL_STATUS_DOCUMENT_CHANGED, collabora_properties
 from wopi_core.errors import BadRequest, FileTooLarge, InvalidFileName, LockMismatch, NameTaken, UnsupportedOperation
 from wopi_core.hierarchy import host_urls, new_file_body
@@ -33,7 +34,6 @@ from wopi_core.relative import ExpectedSizeReader, Target, first_free_name, pars
 from wopi_core.storage.base import Readable, StorageBackend
 from wopi_core.tokens import TokenClaims
 from wopi_core.urls import host_page_url
-from wopi_core.userinfo import UserInfoStore
 
 BREADCRUMB_BRAND_NAME = "wopihost"
 logger = logging.getLogger(__name__)
@@ -50,8 +50,8 @@ def share_url_types(can_write: bool) -> list[str]:
 async def file_info_extras(state: AppState, info: FileInfo, claims: TokenClaims) -> dict[str, Any]:
     """Return the CheckFileInfo properties that need more than the file record: UserInfo, host page URLs,
     breadcrumb and the Collabora Online extensions."""
-    user_info = await UserInfoStore(state["redis"]).get(claims.user.user_id)
-    container = await run_in_threadpool(state["storage"].stat_container, info.container_id)
+    user_info = await state["user_info"].get(claims.user.user_id)
+    container = await stat_container(state["storage"], info.container_id)
     extras: dict[str, Any] = {
         "BreadcrumbBrandName": BREADCRUMB_BRAND_NAME,
         "BreadcrumbDocName": info.name,
@@ -193,7 +193,7 @@ async def put_user_info(request: Request) -> Response:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest("UserInfo must be UTF-8 text") from exc
-    await UserInfoStore(state["redis"]).put(claims.user.user_id, text)
+    await state["user_info"].put(claims.user.user_id, text)
     return Response()
 
 
