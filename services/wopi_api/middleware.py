@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import secrets
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,13 +19,29 @@ LOG_SCOPE_KEY = "wopi.log"
 CORRELATION_SCOPE_KEY = "wopi.correlation_id"
 
 
-def _clean_id(raw: bytes) -> str:
-    text = raw.decode("latin-1", errors="replace").strip()[:MAX_ID_LENGTH]
-    return "".join(c for c in text if c.isprintable())
+def _clean_id(raw: bytes | None) -> str:
+    if not raw:
+        return ""
+    text = raw.decode("latin-1").strip()[:MAX_ID_LENGTH]
+    return text if text.isprintable() else "".join(c for c in text if c.isprintable())
+
+
+class _RequestIds:
+    """Makes ids for requests that arrive without a correlation id: unique, and cheaper than uuid4.
+
+    Each process draws a random prefix once and numbers its requests after it.
+    """
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(6)
+        self._numbers = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}-{next(self._numbers):x}"
 
 
 class CorrelationMiddleware:
-    """Takes X-WOPI-CorrelationID (or X-Request-ID, or a fresh uuid4) and logs each request once.
+    """Takes X-WOPI-CorrelationID (or X-Request-ID, or a fresh id) and logs each request once.
 
     The access line carries the path but never the query string, because WOPI clients send the
     access token there. WOPI handlers add the operation and file id through ``describe_call``.
@@ -32,15 +49,16 @@ class CorrelationMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._ids = _RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        correlation = _clean_id(headers.get(b"x-wopi-correlationid") or headers.get(b"x-request-id") or b"")
-        correlation = correlation or str(uuid.uuid4())
-        session = _clean_id(headers.get(b"x-wopi-sessionid") or b"")
+        correlation = _clean_id(headers.get(b"x-wopi-correlationid") or headers.get(b"x-request-id"))
+        correlation = correlation or self._ids.next()
+        session = _clean_id(headers.get(b"x-wopi-sessionid"))
         scope[CORRELATION_SCOPE_KEY] = correlation
         details: dict[str, Any] = {}
         scope[LOG_SCOPE_KEY] = details

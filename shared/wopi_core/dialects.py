@@ -9,6 +9,7 @@ takes the new LastModifiedTime from the response body, so our own saves never lo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,7 @@ COOL_STATUS_DOCUMENT_CHANGED = 1010
 SAVE_FLAG_HEADERS = (HEADER_COOL_IS_MODIFIED_BY_USER, HEADER_COOL_IS_AUTOSAVE, HEADER_COOL_IS_EXIT_SAVE)
 
 
+@functools.lru_cache(maxsize=8192)
 def wopi_time(moment: datetime) -> str:
     """Format a time as WOPI wants it: UTC ISO 8601 with seven fraction digits and Z."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"

@@ -6,6 +6,7 @@ workers register tasks under these names, so neither side imports the other.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 
 TASK_RECORD_VERSION = "wopi.history.record_version"
@@ -26,8 +27,16 @@ class FileSaved:
     correlation_id: str = ""
     session_id: str = ""
     lock_id: str = ""
-    """The WOPI lock the save was made under; lets the history tell a retried save from a new one."""
+    """Digest of the WOPI lock the save was made under (see lock_digest); lets the history tell a
+    retried save from a new one without carrying lock ids of up to 1024 characters in every message."""
 
     def kwargs(self) -> dict[str, str]:
         """Return the task's keyword arguments."""
         return asdict(self)
+
+
+def lock_digest(lock_id: str) -> str:
+    """Return a short, stable digest of a WOPI lock id, or "" for no lock."""
+    if not lock_id:
+        return ""
+    return hashlib.sha256(lock_id.encode("latin-1", errors="replace")).hexdigest()[:32]

@@ -10,6 +10,7 @@ per-container access control yet, so anyone holding a token can list the whole t
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from wopi_core.dialects import wopi_time
@@ -59,6 +60,13 @@ def container_pointer(settings: Settings, info: ContainerInfo, claims: TokenClai
 
 def host_urls(settings: Settings, file_id: str, claims: TokenClaims) -> dict[str, str]:
     """Return HostViewUrl and, for a user who may write, HostEditUrl of a file."""
+    return dict(_host_urls(settings, file_id, claims))
+
+
+# CheckFileInfo sends these URLs on every call of a session. Their grants expire with the request's
+# token, so the same arguments give the same URLs for the token's whole life.
+@functools.lru_cache(maxsize=4096)
+def _host_urls(settings: Settings, file_id: str, claims: TokenClaims) -> dict[str, str]:
     user = claims.user
     urls = {
         "HostViewUrl": host_page_url(

@@ -34,6 +34,8 @@ MAX_TIMESTAMP_AGE_SECONDS = 20 * 60
 MAX_TIMESTAMP_SKEW_SECONDS = 5 * 60
 
 _MAX_TICKS = 2**63 - 1
+_PADDING = padding.PKCS1v15()
+_HASH = hashes.SHA256()
 
 
 def ticks_to_unix(ticks: int) -> float:
@@ -192,7 +194,7 @@ def _decode_signature(header: str) -> bytes | None:
 
 def _verifies(key: rsa.RSAPublicKey, signature: bytes, message: bytes) -> bool:
     try:
-        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        key.verify(signature, message, _PADDING, _HASH)
     except InvalidSignature:
         return False
     return True

@@ -20,7 +20,7 @@ from wopi_api.state import app_state
 from wopi_api.storage_io import stat_file
 from wopi_core.dialects import changed_outside, wopi_time
 from wopi_core.errors import FileTooLarge, LargerThanExpected, UnsupportedOperation
-from wopi_core.events import FileSaved
+from wopi_core.events import FileSaved, lock_digest
 from wopi_core.history import DISPLAY_NAMES_KEY
 from wopi_core.models import (
     HEADER_ITEM_VERSION,
@@ -37,11 +37,6 @@ DEFAULT_MAX_EXPECTED_SIZE = 2**31 - 1
 FILE_NAME_MAX_LENGTH = 250
 
 
-def format_wopi_time(info: FileInfo) -> str:
-    """Format the modification time as WOPI wants it: UTC ISO 8601 with seven fraction digits and Z."""
-    return info.modified_at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
-
-
 def check_file_info_body(info: FileInfo, claims: TokenClaims, base_url: str) -> dict[str, Any]:
     """Build the CheckFileInfo JSON for one file and the token's user."""
     parts = urlsplit(base_url)
@@ -54,7 +49,7 @@ def check_file_info_body(info: FileInfo, claims: TokenClaims, base_url: str) -> 
         "UserFriendlyName": claims.user.display_name,
         "Version": info.version,
         "SHA256": info.sha256,
-        "LastModifiedTime": format_wopi_time(info),
+        "LastModifiedTime": wopi_time(info.modified_at),
         "FileExtension": split_extension(info.name)[1],
         "FileNameMaxLength": FILE_NAME_MAX_LENGTH,
         "UserCanWrite": can_write,
@@ -139,6 +134,7 @@ async def put_file(request: Request) -> Response:
         version_id=info.version,
         correlation_id=request.scope.get(CORRELATION_SCOPE_KEY, ""),
         session_id=request.headers.get("X-WOPI-SessionId", ""),
+        lock_id=lock_digest(request.headers.get(HEADER_LOCK, "")),
     )
     # Collabora Online takes the new LastModifiedTime from this body for its next X-COOL-WOPI-Timestamp.
     return FastJSONResponse(

@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from wopi_core.errors import Conflict, ContainerNotEmpty, FileNotFound, NameTaken, StorageUnavailable
 from wopi_core.models import ROOT_CONTAINER, ROOT_CONTAINER_ID, ContainerInfo, FileInfo, VersionInfo
@@ -48,12 +48,17 @@ VERSIONS = "versions"
 CONTAINERS = ".containers"
 
 
+T = TypeVar("T")
+
+
 class LocalStorage:
     """Stores files and their versions in a directory tree (see the module docstring)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
+        self._root_text = str(root)
+        self._records = _RecordCache()
 
     def check(self) -> None:
         if not os.access(self.root, os.W_OK):
@@ -85,7 +90,13 @@ class LocalStorage:
             raise
 
     def stat(self, file_id: str) -> FileInfo:
-        return _file_info(file_id, self._read_head(file_id))
+        check_file_id(file_id)
+        # A plain string path: pathlib's joins cost more than the cached read itself.
+        path = os.path.join(self._root_text, file_id, HEAD)
+        try:
+            return self._records.get(path, lambda head: _file_info(file_id, head))
+        except FileNotFoundError as exc:
+            raise FileNotFound(f"file {file_id!r} not found") from exc
 
     def open_content(self, file_id: str, version: str | None = None) -> tuple[VersionInfo, Iterator[bytes]]:
         head = self._read_head(file_id)
@@ -150,14 +161,16 @@ class LocalStorage:
 
     def stat_container(self, container_id: str) -> ContainerInfo:
         check_container_id(container_id)
+        path = os.path.join(self._root_text, CONTAINERS, f"{container_id}.json")
         try:
-            record = json.loads((self._containers / f"{container_id}.json").read_text())
+            return self._records.get(
+                path, lambda record: ContainerInfo(container_id, record["name"], record["parent_id"])
+            )
         except FileNotFoundError as exc:
             # The root exists without a record until it is first renamed.
             if container_id == ROOT_CONTAINER_ID:
                 return ROOT_CONTAINER
             raise FileNotFound(f"container {container_id!r} not found") from exc
-        return ContainerInfo(container_id, record["name"], record["parent_id"])
 
     def create_container(self, name: str, parent_id: str, *, exclusive: bool = True) -> ContainerInfo:
         check_container_name(name)
@@ -296,6 +309,35 @@ class LocalStorage:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, path)
+
+
+class _RecordCache:
+    """Parsed JSON records keyed by path, reused while the file on disk is the same file.
+
+    Every record is written to a temporary file and renamed into place, so any change gives the path
+    a new inode; an unchanged (inode, mtime, size) means the parsed record is still current. This makes
+    CheckFileInfo cost one stat(2) instead of an open, a read and a JSON parse.
+    """
+
+    MAX_ENTRIES = 8192
+
+    def __init__(self) -> None:
+        self._entries: dict[str | Path, tuple[tuple[int, int, int], Any]] = {}
+
+    def get(self, path: str | Path, build: Callable[[dict[str, Any]], T]) -> T:
+        """Return build(record) for the JSON file at path; raise FileNotFoundError if it is missing."""
+        status = os.stat(path)
+        identity = (status.st_ino, status.st_mtime_ns, status.st_size)
+        cached = self._entries.get(path)
+        if cached is not None and cached[0] == identity:
+            value: T = cached[1]
+            return value
+        with open(path, "rb") as handle:
+            value = build(json.loads(handle.read()))
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[path] = (identity, value)
+        return value
 
 
 def _file_info(file_id: str, head: dict[str, Any]) -> FileInfo:
