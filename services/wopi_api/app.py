@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from wopi_api.errors import handle_unexpected_error, handle_wopi_error
 from wopi_api.lifespan import make_lifespan
-from wopi_api.metrics import FrontEndMetrics, MetricsMiddleware
+from wopi_api.metrics import FrontEndMetrics
 from wopi_api.middleware import CorrelationMiddleware
 from wopi_api.proxies import proxy_middleware
 from wopi_api.routes import admin, containers, files, health, host_page, overrides, sessions
@@ -36,8 +36,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes,
         middleware=[
             *proxy_middleware(settings),
-            Middleware(CorrelationMiddleware),
-            Middleware(MetricsMiddleware, metrics=metrics),
+            Middleware(CorrelationMiddleware, observe=metrics.observe_request),
         ],
         exception_handlers={WopiError: handle_wopi_error, Exception: handle_unexpected_error},
         lifespan=make_lifespan(settings),

@@ -1,6 +1,6 @@
 """Prometheus metrics of the front-end, and of the workers as recorded in Redis, at GET /metrics.
 
-Request figures are counted in memory by MetricsMiddleware: one counter increment and one histogram
+Request figures are counted in memory through CorrelationMiddleware's observer: one counter increment and one histogram
 observation per request, no Redis call. Everything else (locks held, discovery age, queue depth, dead
 letters, last reconciliation, worker task figures) is read when Prometheus scrapes. Each app has its own
 CollectorRegistry, so several apps in one process never share figures.
@@ -19,9 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wopi_api.middleware import LOG_SCOPE_KEY
 from wopi_api.state import app_state
 from wopi_core.dead_letters import DEAD_LETTERS_KEY
 from wopi_core.discovery_store import STATUS_KEY as DISCOVERY_STATUS_KEY
@@ -82,47 +80,28 @@ class FrontEndMetrics:
             buckets=REQUEST_BUCKETS,
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self.scraped = ScrapeCollector()
         self.registry.register(self.scraped)
 
     def observe(self, operation: str, status: int, client: str, seconds: float) -> None:
         labels = (operation, str(status), client)
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        children = self._children.get(labels)
+        if children is None:
+            # Looking a labelled child up costs more than updating it; the label sets are few and fixed.
+            children = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._children[labels] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def observe_request(self, operation: str, status: int, headers: dict[bytes, bytes], seconds: float) -> None:
+        """Count and time one request; CorrelationMiddleware calls this as its observer."""
+        self.observe(operation, status, client_family(headers), seconds)
 
     async def endpoint(self, request: Request) -> Response:
         """GET /metrics: the Prometheus text format. Parts that cannot be read are left out and logged."""
         self.scraped.families = await gather_families(request)
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-class MetricsMiddleware:
-    """Counts and times each HTTP request; the operation label comes from the handler's describe_call."""
-
-    def __init__(self, app: ASGIApp, metrics: FrontEndMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            details: dict[str, Any] = scope.get(LOG_SCOPE_KEY) or {}
-            operation = details.get("operation") or "other"
-            client = client_family(dict(scope["headers"]))
-            self.metrics.observe(operation, status, client, time.perf_counter() - started)
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

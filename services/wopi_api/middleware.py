@@ -6,6 +6,7 @@ import itertools
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,15 +41,21 @@ class _RequestIds:
         return f"{self._prefix}-{next(self._numbers):x}"
 
 
+RequestObserver = Callable[[str, int, dict[bytes, bytes], float], None]
+"""Called once per request with the WOPI operation, status, request headers and duration in seconds."""
+
+
 class CorrelationMiddleware:
     """Takes X-WOPI-CorrelationID (or X-Request-ID, or a fresh id) and logs each request once.
 
     The access line carries the path but never the query string, because WOPI clients send the
-    access token there. WOPI handlers add the operation and file id through ``describe_call``.
+    access token there. WOPI handlers add the operation and file id through ``describe_call``. The
+    optional observer receives the same facts for metrics, so one middleware layer serves both.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, observe: RequestObserver | None = None) -> None:
         self.app = app
+        self._observe = observe
         self._ids = _RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -76,8 +83,10 @@ class CorrelationMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            self._log(scope, details, status, duration_ms)
+            seconds = time.perf_counter() - started
+            self._log(scope, details, status, round(seconds * 1000, 2))
+            if self._observe is not None:
+                self._observe(details.get("operation") or "other", status, headers, seconds)
             wopi_logging.correlation_id.reset(correlation_token)
             wopi_logging.session_id.reset(session_token)
 

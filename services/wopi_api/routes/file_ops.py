@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from wopi_api.body import RequestBodyReader
 from wopi_api.routes.common import authorize, header_flag, header_int, require_edit
 from wopi_api.state import AppState, app_state
-from wopi_api.storage_io import stat_container
+from wopi_api.storage_io import breadcrumb_container
 from wopi_core.dialects import COOL_STATUS_DOCUMENT_CHANGED, collabora_properties
 from wopi_core.errors import BadRequest, FileTooLarge, InvalidFileName, LockMismatch, NameTaken, UnsupportedOperation
 from wopi_core.hierarchy import host_urls, new_file_body
@@ -51,7 +51,7 @@ async def file_info_extras(state: AppState, info: FileInfo, claims: TokenClaims)
     """Return the CheckFileInfo properties that need more than the file record: UserInfo, host page URLs,
     breadcrumb and the Collabora Online extensions."""
     user_info = await state["user_info"].get(claims.user.user_id)
-    container = await stat_container(state["storage"], info.container_id)
+    container = await breadcrumb_container(state["storage"], info.container_id)
     extras: dict[str, Any] = {
         "BreadcrumbBrandName": BREADCRUMB_BRAND_NAME,
         "BreadcrumbDocName": info.name,

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,12 +160,15 @@ class LocalStorage:
         names = [entry.name for entry in containers] + [entry.name for entry in files]
         return any(same_name(entry, name) for entry in names)
 
-    def stat_container(self, container_id: str) -> ContainerInfo:
+    def stat_container(self, container_id: str, *, trust_for: float = 0.0) -> ContainerInfo:
+        """Return a container's record; trust_for > 0 may return one checked that many seconds ago."""
         check_container_id(container_id)
         path = os.path.join(self._root_text, CONTAINERS, f"{container_id}.json")
         try:
             return self._records.get(
-                path, lambda record: ContainerInfo(container_id, record["name"], record["parent_id"])
+                path,
+                lambda record: ContainerInfo(container_id, record["name"], record["parent_id"]),
+                trust_for=trust_for,
             )
         except FileNotFoundError as exc:
             # The root exists without a record until it is first renamed.
@@ -322,21 +326,30 @@ class _RecordCache:
     MAX_ENTRIES = 8192
 
     def __init__(self) -> None:
-        self._entries: dict[str | Path, tuple[tuple[int, int, int], Any]] = {}
+        self._entries: dict[str | Path, tuple[tuple[int, int, int], Any, float]] = {}
 
-    def get(self, path: str | Path, build: Callable[[dict[str, Any]], T]) -> T:
-        """Return build(record) for the JSON file at path; raise FileNotFoundError if it is missing."""
+    def get(self, path: str | Path, build: Callable[[dict[str, Any]], T], *, trust_for: float = 0.0) -> T:
+        """Return build(record) for the JSON file at path; raise FileNotFoundError if it is missing.
+
+        trust_for > 0 returns a record checked less than that many seconds ago without checking the
+        file again, for records whose brief staleness nobody can observe as a wrong answer.
+        """
+        now = time.monotonic()
+        cached = self._entries.get(path)
+        if cached is not None and now - cached[2] < trust_for:
+            value: T = cached[1]
+            return value
         status = os.stat(path)
         identity = (status.st_ino, status.st_mtime_ns, status.st_size)
-        cached = self._entries.get(path)
         if cached is not None and cached[0] == identity:
-            value: T = cached[1]
+            self._entries[path] = (identity, cached[1], now)
+            value = cached[1]
             return value
         with open(path, "rb") as handle:
             value = build(json.loads(handle.read()))
         if len(self._entries) >= self.MAX_ENTRIES:
             self._entries.clear()
-        self._entries[path] = (identity, value)
+        self._entries[path] = (identity, value, now)
         return value
 
 
