@@ -16,6 +16,8 @@ from xml.sax.saxutils import quoteattr
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from wopi_core.proof_keys import build_proof_message
+
 TICKS_AT_UNIX_EPOCH = 621_355_968_000_000_000
 RESIGN_AFTER_SECONDS = 600.0
 """Headers are made again once they are this old, well inside the 20-minute window."""
@@ -84,22 +86,6 @@ def now_ticks() -> int:
     return TICKS_AT_UNIX_EPOCH + time.time_ns() // 100
 
 
-def signed_bytes(token: str, url: str, ticks: int) -> bytes:
-    """Return the bytes a WOPI client signs: length-prefixed token, upper-cased URL and timestamp."""
-    token_bytes = token.encode("utf-8")
-    url_bytes = url.upper().encode("utf-8")
-    return b"".join(
-        (
-            struct.pack(">I", len(token_bytes)),
-            token_bytes,
-            struct.pack(">I", len(url_bytes)),
-            url_bytes,
-            struct.pack(">I", 8),
-            struct.pack(">q", ticks),
-        )
-    )
-
-
 class ProofSigner:
     """Signer of proof headers for (token, URL) pairs, signing each pair once per RESIGN_AFTER_SECONDS."""
 
@@ -114,7 +100,7 @@ class ProofSigner:
         if cached is not None and time.monotonic() - cached[0] < RESIGN_AFTER_SECONDS:
             return cached[1]
         ticks = now_ticks()
-        data = signed_bytes(token, url, ticks)
+        data = build_proof_message(token, url, ticks)
         made = {
             "X-WOPI-Proof": _b64(self._current.sign(data, padding.PKCS1v15(), hashes.SHA256())),
             "X-WOPI-ProofOld": _b64(self._old.sign(data, padding.PKCS1v15(), hashes.SHA256())),
