@@ -17,6 +17,7 @@ from wopi_workers.tasks import reconcile as reconcile_tasks
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:9/0"
 
+
 def test_create_celery_app_registers_every_worker_task(settings_factory: SettingsFactory) -> None:
     app = worker_app.create_celery_app(settings_factory(WOPI_REDIS_URL=UNREACHABLE_REDIS))
     missing = set(ALL_TASKS) - set(app.tasks)
