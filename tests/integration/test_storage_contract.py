@@ -16,7 +16,7 @@ from minio.deleteobjects import DeleteObject
 
 from tests.conftest import SettingsFactory
 from tests.integration.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
-from wopi_core.errors import FileNotFound, FileTooLarge, InvalidFileName
+from wopi_core.errors import Conflict, FileNotFound, FileTooLarge, InvalidFileName
 from wopi_core.storage.base import StorageBackend
 from wopi_core.storage.local import LocalStorage
 from wopi_core.storage.s3 import S3Storage
@@ -378,6 +378,91 @@ def test_list_versions_ids_open_their_content(storage: StorageBackend) -> None:
     contents = [read_content(storage, file_id, v.version) for v in storage.list_versions(file_id)]
 
     assert contents == [b"first", b"second"]
+
+
+def test_delete_version_removes_old_version_from_listing(storage: StorageBackend) -> None:
+    file_id = create(storage, b"first")
+    old = storage.list_versions(file_id)[0].version
+    second = write(storage, file_id, b"second")
+    third = write(storage, file_id, b"third")
+
+    storage.delete_version(file_id, old)
+
+    assert [v.version for v in storage.list_versions(file_id)] == [second, third]
+
+
+def test_delete_version_makes_its_content_unreadable(storage: StorageBackend) -> None:
+    file_id = create(storage, b"first")
+    old = storage.list_versions(file_id)[0].version
+    write(storage, file_id, b"second")
+
+    storage.delete_version(file_id, old)
+
+    with pytest.raises(FileNotFound):
+        storage.open_content(file_id, old)
+
+
+def test_delete_version_keeps_current_and_other_versions_readable(storage: StorageBackend) -> None:
+    file_id = create(storage, b"first")
+    old = storage.list_versions(file_id)[0].version
+    second = write(storage, file_id, b"second")
+    write(storage, file_id, b"third")
+
+    storage.delete_version(file_id, old)
+
+    assert read_content(storage, file_id) == b"third"
+    assert read_content(storage, file_id, second) == b"second"
+
+
+def test_delete_version_refuses_current_version(storage: StorageBackend) -> None:
+    file_id = create(storage, b"first")
+    current = write(storage, file_id, b"second")
+
+    with pytest.raises(Conflict):
+        storage.delete_version(file_id, current)
+
+    assert storage.stat(file_id).version == current
+    assert read_content(storage, file_id, current) == b"second"
+
+
+def test_delete_version_twice_raises_not_found(storage: StorageBackend) -> None:
+    file_id = create(storage, b"first")
+    old = storage.list_versions(file_id)[0].version
+    write(storage, file_id, b"second")
+    storage.delete_version(file_id, old)
+
+    with pytest.raises(FileNotFound):
+        storage.delete_version(file_id, old)
+
+
+@pytest.mark.parametrize("version", ["999", "not-a-version", "../1", ""])
+def test_delete_version_unknown_version_raises_not_found(storage: StorageBackend, version: str) -> None:
+    file_id = create(storage, b"first")
+    write(storage, file_id, b"second")
+
+    with pytest.raises(FileNotFound):
+        storage.delete_version(file_id, version)
+
+    assert len(storage.list_versions(file_id)) == 2
+
+
+@pytest.mark.parametrize("file_id", [UNKNOWN_ID, "../x", "", "ABCDEF", "files/x"])
+def test_delete_version_unknown_file_raises_not_found(storage: StorageBackend, file_id: str) -> None:
+    known = create(storage, b"an unrelated file")
+    version = storage.stat(known).version
+
+    with pytest.raises(FileNotFound):
+        storage.delete_version(file_id, version)
+
+
+def test_delete_version_of_deleted_file_raises_not_found(storage: StorageBackend) -> None:
+    file_id = create(storage, b"first")
+    old = storage.list_versions(file_id)[0].version
+    write(storage, file_id, b"second")
+    storage.delete(file_id)
+
+    with pytest.raises(FileNotFound):
+        storage.delete_version(file_id, old)
 
 
 @pytest.mark.parametrize(

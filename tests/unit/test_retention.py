@@ -59,6 +59,14 @@ def test_plan_retention_never_marks_current_version() -> None:
     assert plan_retention(records, "old", NOW, RetentionPolicy(keep_days=1, keep_count=1)) == {}
 
 
+def test_plan_retention_never_marks_version_the_current_retry_repeats() -> None:
+    records = [
+        _record("old", 3 * 24 * 60, sha="same"),
+        replace(_record("retry", 3 * 24 * 60 - 0.1), duplicate_of="old"),
+    ]
+    assert plan_retention(records, "retry", NOW, RetentionPolicy(keep_days=1)) == {}
+
+
 def test_plan_retention_without_policy_marks_nothing() -> None:
     records = [_record("1", 10_000, "s"), _record("2", 1)]
     assert plan_retention(records, "2", NOW, RetentionPolicy()) == {}

@@ -84,6 +84,15 @@ class StorageBackend(Protocol):
         """Remove the file and its versions; raise FileNotFound."""
         ...
 
+    def delete_version(self, file_id: str, version: str) -> None:
+        """Remove one stored version of a file, never the current one.
+
+        Raise Conflict when version is the current version, FileNotFound for an unknown file or version.
+        The check and the removal are one step against saves, so a save landing meanwhile cannot make the
+        removed version current.
+        """
+        ...
+
     def list_files(self) -> list[FileInfo]:
         """Return every stored file, ordered by name."""
         ...

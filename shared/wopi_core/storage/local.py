@@ -134,6 +134,19 @@ class LocalStorage:
             (folder / HEAD).unlink()
         shutil.rmtree(folder, ignore_errors=True)
 
+    def delete_version(self, file_id: str, version: str) -> None:
+        versions = self._folder(file_id) / VERSIONS
+        # Under the file's lock no commit can make another version current while this one is checked.
+        with self._locked(file_id):
+            head = self._read_head(file_id)
+            if not (version.isascii() and version.isdigit()) or not (versions / f"{version}.json").exists():
+                raise FileNotFound(f"file {file_id} has no version {version!r}")
+            if version == str(head["version"]):
+                raise Conflict(f"version {version!r} is the current version of file {file_id} and cannot be removed")
+            # The record goes first: without it, listings and open_content no longer see the version.
+            (versions / f"{version}.json").unlink()
+            (versions / f"{version}.bin").unlink(missing_ok=True)
+
     def list_files(self) -> list[FileInfo]:
         files = []
         for entry in self.root.iterdir():

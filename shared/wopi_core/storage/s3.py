@@ -359,6 +359,24 @@ class S3Storage:
             self._remove_versions(key, [entry for entry in entries if not entry.is_delete_marker])
             self._remove_versions(key, [entry for entry in entries if entry.is_delete_marker])
 
+    def delete_version(self, file_id: str, version: str) -> None:
+        """Remove one object version of the file; raise Conflict for the current one, FileNotFound.
+
+        The current version is read right before the removal. A version that is not current cannot
+        become current again: a save or rename only adds a newer version, and this backend removes the
+        latest version only when it deletes the whole file. So a save landing between the check and the
+        removal cannot turn the removal into one of the new current version.
+        """
+        if not version:
+            raise FileNotFound(f"file {file_id!r} has no version ''")
+        # S3 answers a removal of an unknown version id with success, so its existence is checked first.
+        self._stat_object(file_id, version)
+        current = self.stat(file_id)
+        if current.version == version:
+            raise Conflict(f"version {version!r} is the current version of file {file_id!r} and cannot be removed")
+        with translate_errors(f"file {file_id!r} version {version!r}", version_given=True):
+            self._client.remove_object(self.bucket, _key(file_id), version_id=version)
+
     def list_files(self) -> list[FileInfo]:
         with translate_errors(f"bucket {self.bucket!r}"):
             names = [obj.object_name for obj in self._client.list_objects(self.bucket, prefix=PREFIX, recursive=True)]

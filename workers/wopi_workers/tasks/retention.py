@@ -1,4 +1,7 @@
-"""wopi.retention.apply: mark the versions the version policy no longer keeps (see wopi_core.retention)."""
+"""wopi.retention.apply: mark the versions the version policy no longer keeps and remove them from storage.
+
+See wopi_core.retention for the policy.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +34,8 @@ LOCK_TIMEOUT = TIME_LIMIT + 60
 def apply(**_context: str) -> int:
     """Apply the policy to every file with a history; return how many versions got a new mark.
 
-    Marks only accumulate, so an interrupted run loses nothing: the next one carries on.
+    Marks are written before the versions are removed from storage, so an interrupted run loses
+    nothing: the next one removes what is still marked and stored, and carries on.
     """
     resources = context.current()
     policy = retention.RetentionPolicy.from_settings(resources.settings)
@@ -42,15 +46,18 @@ def apply(**_context: str) -> int:
     if not lock.acquire():
         logger.info("retention skipped: another run is in progress")
         return 0
-    marked = 0
+    marked = removed = 0
     try:
         now = utc_now()
         for file_id in resources.history.files():
-            new = retention.apply_retention(resources.storage, resources.history, file_id, policy, now)
-            if new:
-                marked += len(new)
+            outcome = retention.apply_retention(resources.storage, resources.history, file_id, policy, now)
+            if outcome.marked:
+                marked += len(outcome.marked)
                 update_index(resources, file_id)
-                logger.info("retention marked versions file_id=%s count=%d", file_id, len(new))
+                logger.info("retention marked versions file_id=%s count=%d", file_id, len(outcome.marked))
+            if outcome.removed:
+                removed += len(outcome.removed)
+                logger.info("retention removed versions file_id=%s count=%d", file_id, len(outcome.removed))
     except SoftTimeLimitExceeded:
         logger.warning("retention stopped by its time limit after %s seconds", SOFT_TIME_LIMIT)
         raise
@@ -59,5 +66,5 @@ def apply(**_context: str) -> int:
             lock.release()
         except LockError:
             logger.warning("retention lock had expired before the run ended")
-    logger.info("retention finished marked=%d", marked)
+    logger.info("retention finished marked=%d removed=%d", marked, removed)
     return marked
