@@ -119,13 +119,14 @@ def run_serve(args: argparse.Namespace) -> int:
     if not settings.redis_url:
         redis_server, settings = embedded.start_redis(settings)
     try:
-        worker = embedded.start_worker(settings)
+        worker = embedded.WorkerSupervisor(settings)
+        worker.start()
         embedded.write_runtime_file(settings)
         _serve_api(settings, args.host, args.port)
     finally:
         embedded.remove_runtime_file(settings)
         if worker is not None:
-            embedded.stop_process(worker, "worker")
+            worker.stop()
         if redis_server is not None:
             redis_server.stop()
             logger.info("bundled Valkey server stopped")

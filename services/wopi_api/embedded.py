@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,6 +52,54 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(command, env=child_environment(settings))
     logger.info("worker started pid=%s", process.pid)
     return process
+
+
+class WorkerSupervisor:
+    """Runs the embedded worker and starts it again, after a growing pause, whenever it exits on its own.
+
+    Without this a worker that crashed at start-up would leave the host accepting saves whose events
+    nobody consumes; each exit is logged as an error with its exit code.
+    """
+
+    CHECK_INTERVAL_SECONDS = 1.0
+    FIRST_RESTART_DELAY_SECONDS = 2.0
+    MAX_RESTART_DELAY_SECONDS = 60.0
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="worker-supervisor", daemon=True)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        self.process = start_worker(self._settings)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        if self.process is not None:
+            stop_process(self.process, "worker")
+
+    def _watch(self) -> None:
+        delay = self.FIRST_RESTART_DELAY_SECONDS
+        while not self._stopping.wait(self.CHECK_INTERVAL_SECONDS):
+            process = self.process
+            if process is None or process.poll() is None:
+                continue
+            logger.error(
+                "worker exited unexpectedly pid=%s exit_code=%s; starting it again in %s s",
+                process.pid,
+                process.returncode,
+                delay,
+            )
+            if self._stopping.wait(delay):
+                return
+            self.process = start_worker(self._settings)
+            self.restarts += 1
+            delay = min(delay * 2, self.MAX_RESTART_DELAY_SECONDS)
 
 
 def stop_process(process: subprocess.Popen[bytes], name: str) -> None:

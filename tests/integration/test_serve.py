@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import socket
 import subprocess
@@ -50,8 +52,7 @@ def test_serve_records_saved_version_through_worker(tmp_path: Path) -> None:
         )
         assert response.status_code == 200
         version = response.headers["X-WOPI-ItemVersion"]
-        redis_url = next(line for line in host.log().splitlines() if "bundled Valkey server started" in line)
-        url = redis_url.split("url=")[1].split()[0].rstrip('",')
+        url = json.loads((host.data_dir / "runtime.json").read_text())["redis_url"]
         client = redis.Redis.from_url(url)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not client.hexists(f"wopi:history:{file_id}", version):
@@ -122,3 +123,31 @@ def test_cli_finds_running_host_through_runtime_file(tmp_path: Path) -> None:
     finally:
         host.stop()
     assert not (host.data_dir / "runtime.json").exists()
+
+
+def test_serve_restarts_a_worker_that_exits(tmp_path: Path) -> None:
+    host = ServedHost(data_dir=tmp_path / "data", environ={"WOPI_PROOF_KEYS": "off"})
+    host.start()
+    try:
+        first = wait_for_workers(host, 1)
+        assert len(first) == 1
+        os.kill(first[0], signal.SIGKILL)
+        wait_for_workers(host, 2)
+        log = host.log()
+        assert "worker exited unexpectedly" in log
+        assert len(worker_pids(log)) == 2
+    finally:
+        host.stop()
+    assert "worker stopped" in host.log()
+
+
+def wait_for_workers(host: ServedHost, count: int) -> list[int]:
+    """Wait until the log names count started workers (log lines are written in batches)."""
+    deadline = time.monotonic() + 30
+    while len(worker_pids(host.log())) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return worker_pids(host.log())
+
+
+def worker_pids(log: str) -> list[int]:
+    return [int(match) for match in re.findall(r"worker started pid=(\d+)", log)]
