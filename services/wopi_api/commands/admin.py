@@ -141,10 +141,10 @@ def _age(seconds: float) -> str:
     return f"{int(seconds)} s ago"
 
 
-def check_workers(report: StatusReport, alive: int | None) -> None:
+def check_workers(report: StatusReport, alive: int | None, error: str = "") -> None:
     """No live worker is a problem: saves would not be recorded until one starts."""
     if alive is None:
-        report.add("workers alive", "unknown", "the broker did not answer")
+        report.add("workers alive", "unknown", f"the ping failed: {error}" if error else "the broker did not answer")
     else:
         report.add("workers alive", str(alive), "" if alive else "no worker answered the ping")
 
@@ -176,16 +176,16 @@ def check_dead_letters(report: StatusReport, count: int) -> None:
     report.add("dead letters", str(count), "retry with `wopihost dead-letters retry`" if count else "")
 
 
-def ping_workers(settings: Settings, timeout: float) -> int | None:
-    """Return how many workers answered a ping, or None when the broker is unreachable."""
+def ping_workers(settings: Settings, timeout: float) -> tuple[int | None, str]:
+    """Return how many workers answered a ping, or None and the error when the ping could not be sent."""
     app = _celery(settings)
     try:
         replies = app.control.inspect(timeout=timeout).ping() or {}
-    except Exception:
-        return None
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}"
     finally:
         app.close()
-    return len(replies)
+    return len(replies), ""
 
 
 def queue_depth(settings: Settings) -> int | None:
@@ -204,7 +204,7 @@ def collect_status(settings: Settings, timeout: float) -> StatusReport:
     """Gather every check of `wopihost status`."""
     report = StatusReport()
     now = time.time()
-    check_workers(report, ping_workers(settings, timeout))
+    check_workers(report, *ping_workers(settings, timeout))
     depth = queue_depth(settings)
     report.add("queue depth", "unknown" if depth is None else str(depth), "broker unreachable" if depth is None else "")
     client = _redis(settings)

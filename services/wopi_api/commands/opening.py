@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from wopi_core.discovery import Discovery, fetch_discovery
 from wopi_core.discovery_store import FETCH_TIMEOUT_SECONDS, load_cached, read_status, refresh_discovery
-from wopi_core.errors import ConfigError
+from wopi_core.errors import BadRequest, ConfigError
 from wopi_core.launch import (
     TICKET_TTL_SECONDS,
     WRITE_ACTIONS,
@@ -83,7 +83,7 @@ def run_open(args: argparse.Namespace) -> int:
     try:
         launch = make_launch_request(args.file_id, args.user, args.name, permission, args.action, args.language)
     except LaunchError as exc:
-        raise ConfigError([str(exc)]) from exc
+        raise BadRequest(str(exc)) from exc
     info = create_storage(settings).stat(args.file_id)
     if not settings.redis_url:
         expires_at = int(time.time()) + GRANT_TTL_SECONDS
