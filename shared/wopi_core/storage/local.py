@@ -345,7 +345,7 @@ class _RecordCache:
         """Return build(record) for the JSON file at path; raise FileNotFoundError if it is missing.
 
         trust_for > 0 returns a record checked less than that many seconds ago without checking the
-        file again, for records whose brief staleness nobody can observe as a wrong answer.
+        file again; callers pass it only where a record that old cannot make an answer wrong.
         """
         now = time.monotonic()
         cached = self._entries.get(path)
