@@ -18,7 +18,8 @@ from urllib.parse import quote, urlencode
 import redis
 import redis.asyncio as aioredis
 
-from wopi_core.discovery import Action, Discovery, forward_wd_params, resolve_action_url
+from wopi_core.action_urls import forward_wd_params, resolve_action_url
+from wopi_core.discovery import Action, Discovery
 from wopi_core.models import Permission, User
 from wopi_core.names import split_extension
 from wopi_core.settings import Settings

@@ -9,15 +9,14 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import pytest
 
+from wopi_core.action_urls import forward_wd_params, resolve_action_url
 from wopi_core.discovery import (
     Discovery,
     DiscoveryError,
     ProofKey,
     fetch_discovery,
-    forward_wd_params,
     load_discovery_source,
     parse_discovery,
-    resolve_action_url,
 )
 
 
