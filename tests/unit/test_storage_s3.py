@@ -15,15 +15,12 @@ from wopi_core.storage.s3 import (
     MAX_PART_COUNT,
     PART_SIZE,
     READ_TIMEOUT,
-    MetadataError,
-    VersionRecord,
     build_http_client,
-    decode_metadata,
-    encode_metadata,
     parse_endpoint,
     part_size_for,
     translate_errors,
 )
+from wopi_core.storage.s3_metadata import MetadataError, VersionRecord, decode_metadata, encode_metadata
 
 RECORD = VersionRecord(
     name="Präsentation Entwurf – 東京 🚀.pptx",
