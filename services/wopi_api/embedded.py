@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -47,9 +48,13 @@ def child_environment(settings: Settings) -> dict[str, str]:
 
 
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    """Start `wopihost worker --beat` as a child process with the embedded stack's settings."""
+    """Start `wopihost worker --beat` as a child process with the embedded stack's settings.
+
+    The worker leads a process group of its own (its pool processes and the embedded beat), so that
+    the whole group can be ended together even when the worker itself died without ending them.
+    """
     command = [sys.executable, "-m", "wopi_api.cli", "worker", "--beat"]
-    process = subprocess.Popen(command, env=child_environment(settings))
+    process = subprocess.Popen(command, env=child_environment(settings), start_new_session=True)
     logger.info("worker started pid=%s", process.pid)
     return process
 
@@ -95,6 +100,9 @@ class WorkerSupervisor:
                 process.returncode,
                 delay,
             )
+            # A worker killed outright leaves its pool processes and its beat behind; a second beat
+            # would run every periodic job twice.
+            end_process_group(process.pid, signal.SIGKILL)
             if self._stopping.wait(delay):
                 return
             self.process = start_worker(self._settings)
@@ -112,7 +120,14 @@ def stop_process(process: subprocess.Popen[bytes], name: str) -> None:
             logger.warning("%s did not stop in %s s; killing pid=%s", name, STOP_TIMEOUT_SECONDS, process.pid)
             process.kill()
             process.wait()
+    end_process_group(process.pid, signal.SIGTERM)
     logger.info("%s stopped pid=%s exit_code=%s", name, process.pid, process.returncode)
+
+
+def end_process_group(group_id: int, sig: signal.Signals) -> None:
+    """Send sig to every process left in a child's process group; a group already gone is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group_id, sig)
 
 
 def write_runtime_file(settings: Settings) -> None:

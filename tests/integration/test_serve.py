@@ -139,6 +139,23 @@ def test_serve_restarts_a_worker_that_exits(tmp_path: Path) -> None:
     finally:
         host.stop()
     assert "worker stopped" in host.log()
+    assert processes_using(host.data_dir) == []
+
+
+def processes_using(data_dir: Path) -> list[int]:
+    """Return the pids of processes whose environment names data_dir, such as leftover worker processes."""
+    marker = f"WOPI_DATA_DIR={data_dir.resolve()}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
 
 
 def wait_for_workers(host: ServedHost, count: int) -> list[int]:
