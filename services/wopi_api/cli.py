@@ -13,7 +13,9 @@ from pathlib import Path
 
 from wopi_api import embedded
 from wopi_api.commands import register_all
+from wopi_api.events import EventPublisher
 from wopi_core.errors import ConfigError, WopiError
+from wopi_core.events import FileSaved
 from wopi_core.logging import configure_logging
 from wopi_core.models import Permission, User
 from wopi_core.settings import Settings, load_settings, resolve_jwt_secret
@@ -189,6 +191,13 @@ def run_files_add(args: argparse.Namespace) -> int:
     storage = create_storage(settings)
     with path.open("rb") as source:
         info = storage.create_file(args.name or path.name, args.owner, source, max_size=settings.max_file_size)
+    if settings.redis_url:
+        # The first version enters the history now rather than at the next reconciliation.
+        publisher = EventPublisher(settings)
+        try:
+            publisher.file_saved(FileSaved(file_id=info.file_id, version_id=info.version))
+        finally:
+            publisher.close()
     _output(info.file_id)
     return 0
 

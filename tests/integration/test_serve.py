@@ -35,6 +35,24 @@ def test_serve_runs_embedded_stack_and_stops_cleanly(tmp_path: Path, stop_signal
     assert "bundled Valkey server stopped" in log
 
 
+def test_files_add_records_first_version_through_worker(tmp_path: Path) -> None:
+    host = ServedHost(data_dir=tmp_path / "data", environ={"WOPI_PROOF_KEYS": "off"})
+    host.start()
+    try:
+        source = tmp_path / "added.docx"
+        source.write_bytes(b"first content")
+        file_id = host.add_file(source, "added.docx")
+        url = json.loads((host.data_dir / "runtime.json").read_text())["redis_url"]
+        client = redis.Redis.from_url(url)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not client.hexists(f"wopi:history:{file_id}", "1"):
+            time.sleep(0.2)
+        assert client.hexists(f"wopi:history:{file_id}", "1"), host.log()
+        client.close()
+    finally:
+        host.stop()
+
+
 def test_serve_records_saved_version_through_worker(tmp_path: Path) -> None:
     host = ServedHost(data_dir=tmp_path / "data", environ={"WOPI_PROOF_KEYS": "off"})
     host.start()
