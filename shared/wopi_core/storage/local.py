@@ -328,6 +328,9 @@ class LocalStorage:
         os.replace(temp_name, path)
 
 
+_MISSING = object()
+
+
 class _RecordCache:
     """Parsed JSON records keyed by path, reused while the file on disk is the same file.
 
@@ -350,9 +353,18 @@ class _RecordCache:
         now = time.monotonic()
         cached = self._entries.get(path)
         if cached is not None and now - cached[2] < trust_for:
+            if cached[1] is _MISSING:
+                raise FileNotFoundError(path)
             value: T = cached[1]
             return value
-        status = os.stat(path)
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:
+            if trust_for > 0:
+                # Remembered absence, so that a record that does not exist (the root container's, until
+                # it is renamed) costs no failing stat(2) within the trust window either.
+                self._entries[path] = ((0, 0, 0), _MISSING, now)
+            raise
         identity = (status.st_ino, status.st_mtime_ns, status.st_size)
         if cached is not None and cached[0] == identity:
             self._entries[path] = (identity, cached[1], now)
