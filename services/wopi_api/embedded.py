@@ -62,8 +62,8 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
 class WorkerSupervisor:
     """Runs the embedded worker and starts it again, after a growing pause, whenever it exits on its own.
 
-    Without this a worker that crashed at start-up would leave the host accepting saves whose events
-    nobody consumes; each exit is logged as an error with its exit code.
+    Without this, a worker that crashed at start-up would leave the host accepting saves whose events
+    no process consumes. Each exit is logged as an error with its exit code.
     """
 
     CHECK_INTERVAL_SECONDS = 1.0

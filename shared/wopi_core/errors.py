@@ -97,7 +97,7 @@ class NameTaken(Conflict):
 
 
 class ContainerNotEmpty(Conflict):
-    """DeleteContainer on a container that still holds files or containers."""
+    """DeleteContainer on a container that still contains files or containers."""
 
 
 class LockMismatch(WopiError):
@@ -122,7 +122,7 @@ class FileTooLarge(WopiError):
 
 
 class ProofKeyInvalid(WopiError):
-    """The X-WOPI-Proof signatures or timestamp did not verify; WOPI answers such requests with 500."""
+    """The X-WOPI-Proof signatures or timestamp did not verify; WOPI requires a 500 status for such requests."""
 
     status_code = 500
 
