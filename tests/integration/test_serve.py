@@ -42,13 +42,7 @@ def test_files_add_records_first_version_through_worker(tmp_path: Path) -> None:
         source = tmp_path / "added.docx"
         source.write_bytes(b"first content")
         file_id = host.add_file(source, "added.docx")
-        url = json.loads((host.data_dir / "runtime.json").read_text())["redis_url"]
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not client.hexists(f"wopi:history:{file_id}", "1"):
-            time.sleep(0.2)
-        assert client.hexists(f"wopi:history:{file_id}", "1"), host.log()
-        client.close()
+        assert history_has(host, file_id, "1"), host.log()
     finally:
         host.stop()
 
@@ -70,13 +64,7 @@ def test_serve_records_saved_version_through_worker(tmp_path: Path) -> None:
         )
         assert response.status_code == 200
         version = response.headers["X-WOPI-ItemVersion"]
-        url = json.loads((host.data_dir / "runtime.json").read_text())["redis_url"]
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not client.hexists(f"wopi:history:{file_id}", version):
-            time.sleep(0.2)
-        assert client.hexists(f"wopi:history:{file_id}", version), host.log()
-        client.close()
+        assert history_has(host, file_id, version), host.log()
     finally:
         host.stop()
 
@@ -174,6 +162,21 @@ def processes_using(data_dir: Path) -> list[int]:
         if marker in environ.split(b"\0"):
             found.append(int(entry.name))
     return found
+
+
+def history_has(host: ServedHost, file_id: str, version: str) -> bool:
+    """Wait up to 30 s for the worker to record the version in the served host's history."""
+    url = json.loads((host.data_dir / "runtime.json").read_text())["redis_url"]
+    client = redis.Redis.from_url(url)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if client.hexists(f"wopi:history:{file_id}", version):
+                return True
+            time.sleep(0.2)
+        return False
+    finally:
+        client.close()
 
 
 def wait_for_workers(host: ServedHost, count: int) -> list[int]:

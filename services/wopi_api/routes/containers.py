@@ -14,11 +14,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from wopi_api.routes.common import authorize, header_flag, require_edit
+from wopi_api.routes.file_ops import free_name, overwrite_exact_target
 from wopi_api.state import app_state
 from wopi_core.errors import (
     InvalidContainerName,
     InvalidFileName,
-    LockMismatch,
     NameTaken,
     UnsupportedOperation,
 )
@@ -43,8 +43,8 @@ from wopi_core.models import (
     ContainerInfo,
     FileInfo,
 )
-from wopi_core.names import check_container_name, check_file_name, decode_utf7
-from wopi_core.relative import Target, first_free_name, parse_target
+from wopi_core.names import check_container_name, decode_utf7
+from wopi_core.relative import Target, parse_target
 from wopi_core.storage.base import StorageBackend, container_ancestors
 from wopi_core.tokens import TokenClaims
 
@@ -170,36 +170,24 @@ async def create_child_file(request: Request) -> Response:
     storage = state["storage"]
     target = _target(request, "", InvalidFileName)
     if target.exact:
-        check_file_name(target.name)
-        existing = await run_in_threadpool(storage.find_file, parent.container_id, target.name)
-        if existing is not None:
-            if not target.overwrite:
-                alternative = await run_in_threadpool(_free_name, storage, parent.container_id, target.name)
-                raise NameTaken(f"a file named {target.name!r} exists", valid_target=alternative)
-            current_lock = await state["locks"].get(existing.file_id)
-            if current_lock:
-                raise LockMismatch(current_lock, "the file to overwrite is locked")
-            # Overwriting makes the existing file the new empty one; its id stays the same.
-            info = await run_in_threadpool(
-                storage.write, existing.file_id, io.BytesIO(b""), modified_by=claims.user.user_id, max_size=0
-            )
-            return JSONResponse(new_file_body(state["settings"], info, claims))
+        # Overwriting makes the existing file the new empty one; its id stays the same.
+        overwritten = await overwrite_exact_target(
+            state, parent.container_id, target, claims.user.user_id, io.BytesIO(b""), 0
+        )
+        if overwritten is not None:
+            return JSONResponse(new_file_body(state["settings"], overwritten, claims))
     info = await run_in_threadpool(_create_file, storage, parent.container_id, target, claims.user.user_id)
     return JSONResponse(new_file_body(state["settings"], info, claims))
 
 
-def _free_name(storage: StorageBackend, container_id: str, name: str) -> str:
-    return first_free_name(name, lambda candidate: storage.name_taken(container_id, candidate))
-
-
 def _create_file(storage: StorageBackend, container_id: str, target: Target, owner_id: str) -> FileInfo:
-    name = target.name if target.exact else _free_name(storage, container_id, target.name)
+    name = target.name if target.exact else free_name(storage, container_id, target.name)
     try:
         return storage.create_file(
             name, owner_id, io.BytesIO(b""), max_size=0, container_id=container_id, exclusive=True
         )
     except NameTaken as exc:
-        raise NameTaken(exc.message, valid_target=_free_name(storage, container_id, name)) from exc
+        raise NameTaken(exc.message, valid_target=free_name(storage, container_id, name)) from exc
 
 
 async def create_child_container(request: Request) -> Response:
@@ -213,7 +201,7 @@ async def create_child_container(request: Request) -> Response:
     if target.exact:
         check_container_name(target.name)
     else:
-        target = Target(await run_in_threadpool(_free_name, storage, parent.container_id, target.name), exact=False)
+        target = Target(await run_in_threadpool(free_name, storage, parent.container_id, target.name), exact=False)
     info = await run_in_threadpool(storage.create_container, target.name, parent.container_id)
     return JSONResponse(
         {

@@ -96,19 +96,11 @@ async def put_relative_file(request: Request) -> Response:
         raise FileTooLarge(f"{HEADER_SIZE} {declared} is more than the limit of {settings.max_file_size}")
     body = ExpectedSizeReader(RequestBodyReader(request), declared)
     if target.exact:
-        check_file_name(target.name)
-        existing = await run_in_threadpool(storage.find_file, source.container_id, target.name)
-        if existing is not None:
-            if not target.overwrite:
-                alternative = await run_in_threadpool(_free_name, storage, source.container_id, target.name)
-                raise NameTaken(f"a file named {target.name!r} exists", valid_target=alternative)
-            current_lock = await state["locks"].get(existing.file_id)
-            if current_lock:
-                raise LockMismatch(current_lock, "the file to overwrite is locked")
-            info = await run_in_threadpool(
-                storage.write, existing.file_id, body, modified_by=claims.user.user_id, max_size=settings.max_file_size
-            )
-            return JSONResponse(new_file_body(settings, info, claims))
+        overwritten = await overwrite_exact_target(
+            state, source.container_id, target, claims.user.user_id, body, settings.max_file_size
+        )
+        if overwritten is not None:
+            return JSONResponse(new_file_body(settings, overwritten, claims))
     conversion = HEADER_FILE_CONVERSION in request.headers
     info = await run_in_threadpool(_create, storage, target, source, body, claims.user.user_id, settings.max_file_size)
     if conversion:
@@ -116,8 +108,31 @@ async def put_relative_file(request: Request) -> Response:
     return JSONResponse(new_file_body(settings, info, claims))
 
 
-def _free_name(storage: StorageBackend, container_id: str, name: str) -> str:
+def free_name(storage: StorageBackend, container_id: str, name: str) -> str:
+    """Return name, or its first numbered variant that no entry of the container uses."""
     return first_free_name(name, lambda candidate: storage.name_taken(container_id, candidate))
+
+
+async def overwrite_exact_target(
+    state: AppState, container_id: str, target: Target, user_id: str, source: Readable, max_size: int
+) -> FileInfo | None:
+    """Write source over the file an exact target names, or return None when the container has no such file.
+
+    Raise NameTaken, with a free alternative name, unless the request allows overwriting, and LockMismatch
+    when the file to overwrite is locked. The overwritten file keeps its id.
+    """
+    check_file_name(target.name)
+    storage = state["storage"]
+    existing = await run_in_threadpool(storage.find_file, container_id, target.name)
+    if existing is None:
+        return None
+    if not target.overwrite:
+        alternative = await run_in_threadpool(free_name, storage, container_id, target.name)
+        raise NameTaken(f"a file named {target.name!r} exists", valid_target=alternative)
+    current_lock = await state["locks"].get(existing.file_id)
+    if current_lock:
+        raise LockMismatch(current_lock, "the file to overwrite is locked")
+    return await run_in_threadpool(storage.write, existing.file_id, source, modified_by=user_id, max_size=max_size)
 
 
 def _create(
@@ -126,14 +141,14 @@ def _create(
     """Create the new file next to source; in the suggested mode retry with a fresh name on a clash."""
     container_id = source.container_id
     for _attempt in range(CREATE_ATTEMPTS):
-        name = target.name if target.exact else _free_name(storage, container_id, target.name)
+        name = target.name if target.exact else free_name(storage, container_id, target.name)
         try:
             return storage.create_file(
                 name, owner_id, body, max_size=max_size, container_id=container_id, exclusive=True
             )
         except NameTaken as exc:
             if target.exact:
-                raise NameTaken(exc.message, valid_target=_free_name(storage, container_id, name)) from exc
+                raise NameTaken(exc.message, valid_target=free_name(storage, container_id, name)) from exc
     raise NameTaken(f"no free name like {target.name!r} could be taken")
 
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import redis
 from celery import shared_task
 from celery.utils.log import get_task_logger
 
 from wopi_core import history
-from wopi_core.errors import StorageUnavailable
 from wopi_core.events import TASK_RECORD_VERSION
 from wopi_workers import context
+from wopi_workers.tasks import TRANSIENT_ERRORS
 from wopi_workers.tasks.index import update_index
 
 logger = get_task_logger(__name__)
 
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (StorageUnavailable, redis.ConnectionError, redis.TimeoutError)
 MAX_RETRIES = 8
 RETRY_BACKOFF_MAX = 300
 SOFT_TIME_LIMIT = 30

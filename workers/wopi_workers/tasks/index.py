@@ -6,19 +6,17 @@ such as a rename or a delete, so that the listing follows them before the next r
 
 from __future__ import annotations
 
-import redis
 from celery import shared_task
 from celery.utils.log import get_task_logger
 
 from wopi_core import index
-from wopi_core.errors import StorageUnavailable
 from wopi_core.events import TASK_UPDATE_INDEX
 from wopi_workers import context
 from wopi_workers.context import WorkerResources
+from wopi_workers.tasks import TRANSIENT_ERRORS
 
 logger = get_task_logger(__name__)
 
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (StorageUnavailable, redis.ConnectionError, redis.TimeoutError)
 MAX_RETRIES = 5
 RETRY_BACKOFF_MAX = 120
 SOFT_TIME_LIMIT = 30
