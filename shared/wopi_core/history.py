@@ -8,7 +8,7 @@ Keys (all under ``wopi:``):
     wopi:users:display_names        hash   user_id -> display name, written by the front-end when it starts a session
     wopi:reconcile:last             string ReconcileReport of the last reconciliation run, as JSON
 
-Recording is idempotent by (file_id, version_id): a Lua script writes the hash field only if it is absent
+Recording is idempotent by (file_id, version_id). A Lua script writes the hash field only if it is absent
 and adds the ordering entry in the same step, so a redelivered event or a reconciliation that races a
 worker never records a version twice. Storage stays the source of truth, and the history only enriches it.
 
@@ -113,7 +113,7 @@ class VersionRecord:
         """Tell whether this save is a retry of earlier: same content and author, moments later.
 
         Lock and session ids are compared only when both records carry them, because a version that
-        reconciliation recorded knows neither.
+        reconciliation recorded carries neither.
         """
         delay = (self.modified_at - earlier.modified_at).total_seconds()
         return (
@@ -352,7 +352,7 @@ def reconcile(storage: StorageBackend, store: HistoryStore, *, clock: Clock = ut
     This recovers saves whose event was never published or never processed. Files deleted while the
     scan runs are counted and skipped.
 
-    NOTE: each run lists every file and asks Redis about every version one call at a time, so its
+    NOTE: each run lists every file and queries Redis for every version one call at a time, so its
     duration grows with the number of stored versions. It has only been run on small data sets.
     """
     started_at = clock()

@@ -2,8 +2,9 @@
 
 Two modes, chosen by the request headers:
 - suggested (X-WOPI-SuggestedTarget): an extension alone ('.pdf', applied to the source's stem) or a full
-  name; the host makes it legal and picks a free variant ('report (2).docx'), never failing with 400 or 409;
-- exact (X-WOPI-RelativeTarget): the name as given; an illegal name is a 400 and a taken one a 409.
+  name. The host makes it legal and picks a free variant ('report (2).docx'), so this mode never fails
+  with 400 or 409.
+- exact (X-WOPI-RelativeTarget): the name as given. An illegal name is a 400 and a taken one a 409.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def parse_target(
     try:
         name = decode_utf7(suggested, HEADER_SUGGESTED_TARGET)
     except BadRequest:
-        name = suggested  # the suggested mode never fails, so undecodable text is used as sent
+        # The suggested mode must not fail with 400, so text that is not valid UTF-7 is used as sent.
+        name = suggested
     if name.startswith("."):
         name = split_extension(source_name)[0] + name
     return Target(make_valid_name(name), exact=False)

@@ -111,7 +111,7 @@ def protected_versions(records: Sequence[VersionRecord], current_version: str) -
 
 @dataclass(frozen=True, slots=True)
 class RetentionOutcome:
-    """What one retention run did to a file."""
+    """Outcome of one retention run for one file."""
 
     marked: dict[str, str] = field(default_factory=dict)
     """Marks added by this run: version_id -> COALESCED or EXPIRED."""
@@ -158,8 +158,8 @@ def apply_retention(
 ) -> RetentionOutcome:
     """Mark a file's versions according to the policy, then remove every marked version from storage.
 
-    Marks only accumulate and removed versions stay removed, so a second run changes nothing; a run
-    cut off after marking leaves the removals to the next one. A deleted file gets no marks.
+    Marks only accumulate and removed versions stay removed, so a second run changes nothing. A run cut
+    off after marking leaves the removals to the next one. A deleted file gets no marks.
     """
     try:
         current = storage.stat(file_id).version

@@ -130,7 +130,7 @@ def test_refresh_task_stores_discovery(worker_app: Celery, redis_client: redis.R
     assert load_cached(redis_client) is not None
 
 
-def test_refresh_task_failure_keeps_last_good_copy_and_counts(
+def test_refresh_task_failure_keeps_copy(
     worker_app: Celery, redis_client: redis.Redis, discovery_server: DiscoveryServer
 ) -> None:
     task = worker_app.tasks[TASK_REFRESH_DISCOVERY]
@@ -154,7 +154,7 @@ def test_refresh_task_without_discovery_url_does_nothing(
         app.close()
 
 
-def test_worker_process_refreshes_on_request_and_keeps_copy_on_failure(
+def test_worker_refresh_on_request(
     settings_factory: SettingsFactory,
     redis_url: str,
     redis_client: redis.Redis,

@@ -50,7 +50,7 @@ def put_relative(client: WopiClient, file_id: str, body: bytes = b"copy", **head
     )
 
 
-def test_put_relative_suggested_extension_picks_free_name_with_same_base(client: WopiClient) -> None:
+def test_put_relative_suggested_extension(client: WopiClient) -> None:
     source = client.add_file("report.docx")
     client.add_file("report (2).docx")
     response = put_relative(client, source, X_WOPI_SuggestedTarget=".docx")
@@ -62,7 +62,7 @@ def test_put_relative_suggested_extension_picks_free_name_with_same_base(client:
     assert names_in_root(client, source).count(name) == 1
 
 
-def test_put_relative_exact_taken_name_returns_409_with_free_alternative(client: WopiClient) -> None:
+def test_put_relative_taken_name_409(client: WopiClient) -> None:
     source = client.add_file("report.docx")
     client.add_file("taken.docx", content=b"keep me")
     response = put_relative(client, source, X_WOPI_RelativeTarget="taken.docx")
@@ -80,7 +80,7 @@ def test_put_relative_exact_taken_name_keeps_existing_content(client: WopiClient
     assert client.get_file(taken).content == b"keep me"
 
 
-def test_put_relative_overwrite_locked_target_returns_409_with_its_lock(client: WopiClient) -> None:
+def test_put_relative_locked_target_409(client: WopiClient) -> None:
     source = client.add_file("report.docx")
     taken = client.add_file("taken.docx")
     assert client.lock(taken, "target-lock").status_code == 200
@@ -89,7 +89,7 @@ def test_put_relative_overwrite_locked_target_returns_409_with_its_lock(client: 
     assert response.headers["X-WOPI-Lock"] == "target-lock"  # type: ignore[attr-defined]
 
 
-def test_put_relative_utf7_non_ascii_name_is_stored_exactly(client: WopiClient) -> None:
+def test_put_relative_utf7_name_stored(client: WopiClient) -> None:
     source = client.add_file("report.docx")
     response = put_relative(client, source, X_WOPI_RelativeTarget=encode_utf7(JAPANESE))
     assert response.status_code == 200  # type: ignore[attr-defined]
@@ -102,7 +102,7 @@ def test_put_relative_utf7_non_ascii_name_is_stored_exactly(client: WopiClient) 
     assert JAPANESE in names_in_root(client, source)
 
 
-def test_put_relative_url_token_expires_no_later_than_request_token(client: WopiClient) -> None:
+def test_put_relative_token_expiry_capped(client: WopiClient) -> None:
     source = client.add_file("report.docx")
     token = client.token(source)
     response = client.http.post(
@@ -124,7 +124,7 @@ def test_put_relative_both_target_headers_returns_400(client: WopiClient) -> Non
     assert response.status_code == 400  # type: ignore[attr-defined]
 
 
-def test_put_relative_size_header_not_matching_body_returns_400(client: WopiClient) -> None:
+def test_put_relative_size_mismatch_400(client: WopiClient) -> None:
     source = client.add_file("report.docx")
     response = put_relative(client, source, b"four", X_WOPI_RelativeTarget="sized.docx", X_WOPI_Size="10")
     assert response.status_code == 400  # type: ignore[attr-defined]
@@ -145,7 +145,7 @@ def test_rename_file_forbidden_character_returns_400_with_reason(client: WopiCli
     assert client.check_file_info(file_id).json()["BaseFileName"] == "report.docx"
 
 
-def test_rename_file_locked_by_other_lock_returns_409_with_lock(client: WopiClient) -> None:
+def test_rename_locked_by_other_409(client: WopiClient) -> None:
     file_id = client.add_file("report.docx")
     assert client.lock(file_id, "lock-A").status_code == 200
     response = client.override(file_id, "RENAME_FILE", X_WOPI_RequestedName="new", X_WOPI_Lock="lock-B")
@@ -180,7 +180,7 @@ def test_delete_file_locked_returns_409_then_unlocked_deletes(client: WopiClient
     assert client.check_file_info(file_id).status_code == 404
 
 
-def test_put_user_info_is_returned_to_same_user_in_check_file_info(client: WopiClient) -> None:
+def test_put_user_info_round_trip(client: WopiClient) -> None:
     first = client.add_file("a.docx")
     second = client.add_file("b.docx")
     response = client.http.post(
@@ -193,7 +193,7 @@ def test_put_user_info_is_returned_to_same_user_in_check_file_info(client: WopiC
     assert client.check_file_info(second).json()["UserInfo"] == "theme=dark; 東京"
 
 
-def test_get_share_url_read_only_returns_host_page_url(client: WopiClient) -> None:
+def test_get_share_url_read_only(client: WopiClient) -> None:
     file_id = client.add_file()
     response = client.override(file_id, "GET_SHARE_URL", X_WOPI_UrlType="ReadOnly")
     assert response.status_code == 200
@@ -201,7 +201,7 @@ def test_get_share_url_read_only_returns_host_page_url(client: WopiClient) -> No
 
 
 @pytest.mark.parametrize("url_type", ["", "Unknown", "ReadWrite"])
-def test_get_share_url_unsupported_type_for_viewer_returns_501(client: WopiClient, url_type: str) -> None:
+def test_get_share_url_unsupported_501(client: WopiClient, url_type: str) -> None:
     file_id = client.add_file()
     token = client.token(file_id, Permission.VIEW)
     response = client.override(file_id, "GET_SHARE_URL", token=token, X_WOPI_UrlType=url_type)

@@ -119,9 +119,7 @@ def test_apply_retention_second_run_changes_nothing(storage: StorageBackend, sto
     assert _stored(storage, file_id) == versions[2:]
 
 
-def test_apply_retention_removes_versions_marked_by_an_interrupted_run(
-    storage: StorageBackend, store: HistoryStore
-) -> None:
+def test_retention_finishes_interrupted_run(storage: StorageBackend, store: HistoryStore) -> None:
     file_id, versions = _recorded_file(storage, store, 4)
     store.set_marks(file_id, {versions[0]: EXPIRED, versions[1]: EXPIRED})
 
@@ -131,9 +129,7 @@ def test_apply_retention_removes_versions_marked_by_an_interrupted_run(
     assert outcome.removed == versions[:2]
 
 
-def test_apply_retention_never_removes_current_version_even_when_marked(
-    storage: StorageBackend, store: HistoryStore
-) -> None:
+def test_retention_keeps_marked_current(storage: StorageBackend, store: HistoryStore) -> None:
     file_id, versions = _recorded_file(storage, store, 2)
     store.set_marks(file_id, {versions[1]: EXPIRED})
 
@@ -152,9 +148,7 @@ def test_apply_retention_keeps_versions_newer_than_days(storage: StorageBackend,
     assert _stored(storage, file_id) == versions[2:]
 
 
-def test_reconcile_after_retention_records_nothing_and_listing_hides_removed(
-    storage: StorageBackend, store: HistoryStore
-) -> None:
+def test_reconcile_after_retention(storage: StorageBackend, store: HistoryStore) -> None:
     file_id, versions = _recorded_file(storage, store, 4)
     apply_retention(storage, store, file_id, KEEP_TWO, utc_now())
 

@@ -36,7 +36,7 @@ def test_create_file_defaults_to_root_container(storage: StorageBackend) -> None
     assert storage.stat(file_id).container_id == ROOT_CONTAINER_ID
 
 
-def test_create_file_in_child_container_is_listed_there_only(storage: StorageBackend) -> None:
+def test_create_file_in_child_container(storage: StorageBackend) -> None:
     folder = storage.create_container("Reports", ROOT_CONTAINER_ID)
     file_id = add(storage, "inner.docx", folder.container_id)
     containers, files = storage.list_children(folder.container_id)
@@ -61,7 +61,7 @@ def test_exclusive_create_file_rejects_taken_name_ignoring_case(storage: Storage
     assert len(files) == 1
 
 
-def test_exclusive_create_file_allows_same_name_in_other_container(storage: StorageBackend) -> None:
+def test_exclusive_create_other_container(storage: StorageBackend) -> None:
     add(storage, "report.docx")
     folder = storage.create_container("Other", ROOT_CONTAINER_ID)
     file_id = add(storage, "report.docx", folder.container_id, exclusive=True)
@@ -149,7 +149,7 @@ def test_container_ancestors_root_first(storage: StorageBackend) -> None:
     assert container_ancestors(storage, ROOT_CONTAINER_ID) == []
 
 
-def test_exclusive_rename_to_taken_name_raises_and_keeps_name(storage: StorageBackend) -> None:
+def test_exclusive_rename_taken_name(storage: StorageBackend) -> None:
     add(storage, "taken.docx")
     file_id = add(storage, "mine.docx")
     with pytest.raises(NameTaken):

@@ -53,7 +53,7 @@ def test_get_lock_on_unlocked_file_returns_empty_header(client: WopiClient) -> N
 
 
 @pytest.mark.parametrize("override", ["UNLOCK", "REFRESH_LOCK"])
-def test_lock_operation_on_unlocked_file_returns_409_with_empty_lock(client: WopiClient, override: str) -> None:
+def test_unlocked_file_lock_op_409(client: WopiClient, override: str) -> None:
     file_id = client.add_file()
     response = client.override(file_id, override, X_WOPI_Lock="A")
     assert response.status_code == 409
@@ -86,7 +86,7 @@ def test_lock_with_json_lock_id_same_id_refreshes(client: WopiClient, redis_clie
     assert redis_client.pttl(f"wopi:lock:{file_id}") > 5000
 
 
-def test_lock_with_other_id_returns_409_with_stored_id(client: WopiClient) -> None:
+def test_lock_other_id_409(client: WopiClient) -> None:
     file_id = client.add_file()
     assert client.lock(file_id, JSON_LOCK).status_code == 200
     response = client.lock(file_id, OTHER_LOCK)
@@ -112,7 +112,7 @@ def test_lock_operation_without_lock_id_returns_400(client: WopiClient, override
     assert client.override(file_id, override).status_code == 400
 
 
-def test_unlock_and_relock_with_wrong_old_lock_returns_409(client: WopiClient) -> None:
+def test_relock_wrong_old_lock_409(client: WopiClient) -> None:
     file_id = client.add_file()
     assert client.lock(file_id, "A").status_code == 200
     response = client.override(file_id, "LOCK", X_WOPI_Lock="C", X_WOPI_OldLock="B")
@@ -131,9 +131,7 @@ def test_unlock_and_relock_with_current_lock_replaces_it(client: WopiClient) -> 
     assert stale.headers["X-WOPI-Lock"] == "B"
 
 
-def test_lock_expires_after_lock_ttl_and_refresh_resets_it(
-    settings_factory: SettingsFactory, redis_url: str, redis_client: redis.Redis
-) -> None:
+def test_lock_expiry_and_refresh(settings_factory: SettingsFactory, redis_url: str, redis_client: redis.Redis) -> None:
     with wopi_client(settings_factory(WOPI_REDIS_URL=redis_url, WOPI_LOCK_TTL="2")) as client:
         file_id = client.add_file()
         assert client.lock(file_id, "A").status_code == 200
@@ -146,18 +144,18 @@ def test_lock_expires_after_lock_ttl_and_refresh_resets_it(
         assert client.lock(file_id, "B").status_code == 200
 
 
-def test_get_file_larger_than_max_expected_size_returns_412(client: WopiClient) -> None:
+def test_get_file_too_large_412(client: WopiClient) -> None:
     file_id = client.add_file(content=b"0123456789")
     assert client.get_file(file_id, X_WOPI_MaxExpectedSize="9").status_code == 412
     assert client.get_file(file_id, X_WOPI_MaxExpectedSize="10").status_code == 200
 
 
-def test_get_file_with_invalid_max_expected_size_returns_400(client: WopiClient) -> None:
+def test_get_file_invalid_max_size_400(client: WopiClient) -> None:
     file_id = client.add_file()
     assert client.get_file(file_id, X_WOPI_MaxExpectedSize="ten").status_code == 400
 
 
-def test_each_save_yields_new_item_version_equal_to_check_file_info(client: WopiClient) -> None:
+def test_save_yields_new_item_version(client: WopiClient) -> None:
     file_id = client.add_file(content=b"v0")
     assert client.lock(file_id, "A").status_code == 200
     seen = {client.check_file_info(file_id).json()["Version"]}
@@ -217,7 +215,7 @@ def test_view_token_reports_read_only(client: WopiClient) -> None:
     assert info["ReadOnly"] is True
 
 
-def test_view_token_put_file_returns_401_and_changes_nothing(client: WopiClient) -> None:
+def test_view_token_put_file_401(client: WopiClient) -> None:
     file_id = client.add_file(content=b"")
     view = client.token(file_id, Permission.VIEW)
     assert client.put_file(file_id, b"new", token=view).status_code == 401
@@ -225,7 +223,7 @@ def test_view_token_put_file_returns_401_and_changes_nothing(client: WopiClient)
 
 
 @pytest.mark.parametrize("override", ["LOCK", "UNLOCK", "REFRESH_LOCK", "GET_LOCK"])
-def test_view_token_lock_family_returns_401_and_lock_unchanged(client: WopiClient, override: str) -> None:
+def test_view_token_lock_family_401(client: WopiClient, override: str) -> None:
     file_id = client.add_file()
     assert client.lock(file_id, "A").status_code == 200
     view = client.token(file_id, Permission.VIEW)
@@ -271,9 +269,7 @@ def test_unsupported_override_returns_501(client: WopiClient, override: str) -> 
     assert client.override(file_id, override).status_code == 501
 
 
-def test_put_file_larger_than_limit_returns_413_and_keeps_file(
-    settings_factory: SettingsFactory, redis_url: str, redis_client: redis.Redis
-) -> None:
+def test_put_file_over_limit_413(settings_factory: SettingsFactory, redis_url: str, redis_client: redis.Redis) -> None:
     with wopi_client(settings_factory(WOPI_REDIS_URL=redis_url, WOPI_MAX_FILE_SIZE="100")) as client:
         file_id = client.add_file(content=b"")
         assert client.put_file(file_id, b"x" * 101).status_code == 413

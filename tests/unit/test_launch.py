@@ -38,15 +38,15 @@ def host_page(**values: str) -> str:
     return render("host_page.html", **(defaults | values))
 
 
-def test_make_launch_request_defaults_to_edit_action_for_edit_permission() -> None:
+def test_launch_default_edit_action() -> None:
     assert make_launch_request("f", "u-1").action == "edit"
 
 
-def test_make_launch_request_defaults_to_view_action_for_view_permission() -> None:
+def test_launch_default_view_action() -> None:
     assert make_launch_request("f", "u-1", permission="view").action == "view"
 
 
-def test_make_launch_request_display_name_defaults_to_user_id() -> None:
+def test_launch_default_display_name() -> None:
     assert make_launch_request("f", "u-1").user == User("u-1", "u-1")
 
 
@@ -91,7 +91,8 @@ def test_find_client_action_for_unknown_extension_raises(discovery: Discovery) -
 def test_client_action_url_forwards_wd_parameters(discovery: Discovery, settings_factory: SettingsFactory) -> None:
     action = find_client_action(discovery, "view", "a.docx")
     url = client_action_url(settings_factory(), action, "f1", host_page_query="ticket=t&wdOrigin=x&wdMode=1")
-    assert url.endswith("&wdOrigin=x&wdMode=1") and "ticket" not in url
+    assert url.endswith("&wdOrigin=x&wdMode=1")
+    assert "ticket" not in url
 
 
 @pytest.mark.parametrize(

@@ -59,7 +59,7 @@ def test_plan_retention_never_marks_current_version() -> None:
     assert plan_retention(records, "old", NOW, RetentionPolicy(keep_days=1, keep_count=1)) == {}
 
 
-def test_plan_retention_never_marks_version_the_current_retry_repeats() -> None:
+def test_plan_keeps_version_retry_repeats() -> None:
     records = [
         _record("old", 3 * 24 * 60, sha="same"),
         replace(_record("retry", 3 * 24 * 60 - 0.1), duplicate_of="old"),
@@ -87,7 +87,7 @@ def test_version_record_repeats_only_a_retry(later: VersionRecord, expected: boo
     assert later.repeats(earlier) is expected
 
 
-def test_describe_versions_hides_retry_and_shows_original_as_current() -> None:
+def test_describe_versions_hides_retry() -> None:
     original = _record("1", 1, "s", sha="same")
     retry = replace(_record("2", 0.5, "s", sha="same"), duplicate_of="1")
     listed = describe_versions([original, retry], {}, "2")

@@ -117,7 +117,7 @@ def _write(text: str = "") -> None:
 
 @dataclass
 class StatusReport:
-    """What `wopihost status` found; each entry of rows is (check, value, problem or "")."""
+    """Results of the `wopihost status` checks: each row is (check, value, problem or "")."""
 
     rows: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -150,7 +150,7 @@ def check_workers(report: StatusReport, alive: int | None, error: str = "") -> N
 
 
 def check_discovery(report: StatusReport, settings: Settings, fetched_at: float | None, now: float) -> None:
-    """A configured discovery that was never fetched, or older than two refresh intervals, is a problem."""
+    """Flag a configured discovery that was never fetched or is older than two refresh intervals."""
     if not settings.discovery_url:
         report.add("discovery", "not configured")
     elif fetched_at is None:
@@ -162,7 +162,10 @@ def check_discovery(report: StatusReport, settings: Settings, fetched_at: float 
 
 
 def check_reconcile(report: StatusReport, settings: Settings, finished_at: float | None, now: float) -> None:
-    """A last run older than three intervals is a problem; no run yet is not (a fresh install waits one)."""
+    """Flag a last reconciliation older than three intervals.
+
+    No run yet passes, because beat starts the first run one interval after it starts.
+    """
     if finished_at is None:
         report.add("last reconciliation", "not yet run")
         return

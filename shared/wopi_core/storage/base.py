@@ -4,7 +4,7 @@ Semantics every backend keeps (the contract tests check each):
 - every write creates a new version whose id never repeats for that file;
 - a write that fails or is cut off leaves the current version as it was;
 - SHA-256 (Base64), size, last modifier and modification time are stored with each version, so that
-  ``stat`` answers CheckFileInfo without reading the content;
+  ``stat`` serves CheckFileInfo without reading the content;
 - content is streamed both ways and never held in memory whole;
 - every file belongs to one container (folder); the root container always exists. Within a container
   no two entries, files and containers alike, share a name, compared without regard to case. Only
@@ -50,7 +50,7 @@ class StorageBackend(Protocol):
         """Store a new file with a fresh id in a container; its first version is the content read from source.
 
         Raise FileNotFound for an unknown container, InvalidFileName, and with exclusive NameTaken when the
-        container already holds an entry of that name.
+        container already contains an entry of that name.
         """
         ...
 

@@ -240,7 +240,7 @@ class LocalStorage:
         containers, files = self.list_children(container_id)
         entries = [(c.container_id, c.name) for c in containers] + [(f.file_id, f.name) for f in files]
         if any(same_name(entry_name, name) for entry_id, entry_name in entries if entry_id != except_id):
-            raise NameTaken(f"the container already holds an entry named {name!r}")
+            raise NameTaken(f"the container already contains an entry named {name!r}")
 
     @contextlib.contextmanager
     def _namespace(self) -> Iterator[None]:
@@ -335,7 +335,7 @@ class _RecordCache:
     """Parsed JSON records keyed by path, reused while the file on disk is the same file.
 
     Every record is written to a temporary file and renamed into place, so any change gives the path
-    a new inode; an unchanged (inode, mtime, size) means the parsed record is still current. This makes
+    a new inode. An unchanged (inode, mtime, size) therefore means the parsed record is still current. This makes
     CheckFileInfo cost one stat(2) instead of an open, a read and a JSON parse.
     """
 
@@ -348,7 +348,7 @@ class _RecordCache:
         """Return build(record) for the JSON file at path; raise FileNotFoundError if it is missing.
 
         trust_for > 0 returns a record checked less than that many seconds ago without checking the
-        file again; callers pass it only where a record that old cannot make an answer wrong.
+        file again. Callers pass it only where a record that old cannot make a response wrong.
         """
         now = time.monotonic()
         cached = self._entries.get(path)

@@ -297,7 +297,7 @@ class S3Storage:
         """
         if not version:
             raise FileNotFound(f"file {file_id!r} has no version ''")
-        # S3 answers a removal of an unknown version id with success, so its existence is checked first.
+        # S3 reports success for a removal of an unknown version id, so its existence is checked first.
         self._stat_object(file_id, version)
         current = self.stat(file_id)
         if current.version == version:
@@ -414,7 +414,7 @@ class S3Storage:
         containers, files = self.list_children(container_id)
         entries = [(c.container_id, c.name) for c in containers] + [(f.file_id, f.name) for f in files]
         if any(same_name(entry_name, name) for entry_id, entry_name in entries if entry_id != except_id):
-            raise NameTaken(f"the container already holds an entry named {name!r}")
+            raise NameTaken(f"the container already contains an entry named {name!r}")
 
     def _put_container(self, info: ContainerInfo) -> None:
         data = json.dumps({"name": info.name, "parent_id": info.parent_id}, ensure_ascii=False).encode()
