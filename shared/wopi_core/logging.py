@@ -37,18 +37,37 @@ class JsonFormatter(logging.Formatter):
     """Formats a record and its `extra=` fields as one JSON object per line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
+        fields = {
+            key: value
+            for key, value in record.__dict__.items()
+            if key not in _STANDARD_ATTRIBUTES and value not in ("", None)
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRIBUTES and value not in ("", None):
-                entry[key] = value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+            fields["exception"] = self.formatException(record.exc_info)
+        return json_line(record.created, record.levelname, record.name, record.getMessage(), fields)
+
+
+def json_line(created: float, level: str, logger_name: str, message: str, fields: dict[str, Any]) -> str:
+    """Return the JSON line of one event: time, level, logger, message, then each non-empty field."""
+    entry: dict[str, Any] = {"time": _iso_time(created), "level": level, "logger": logger_name, "message": message}
+    for key, value in fields.items():
+        if value not in ("", None):
+            entry[key] = value
+    return orjson.dumps(entry, default=str).decode()
+
+
+_second_text = ("", -1)
+
+
+def _iso_time(created: float) -> str:
+    """Return created (Unix seconds) as UTC ISO 8601 with milliseconds, formatting each second once."""
+    global _second_text
+    second = int(created)
+    text, cached = _second_text
+    if cached != second:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_text = (text, second)
+    return f"{text}.{int((created - second) * 1000):03d}+00:00"
 
 
 class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -71,11 +90,22 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self._pending.append(self.format(record))
-            if record.levelno >= logging.WARNING or len(self._pending) >= self.MAX_PENDING:
-                self._write_pending()
+            self._add(self.format(record), record.levelno)
         except Exception:
             self.handleError(record)
+
+    def emit_line(self, line: str, level: int) -> None:
+        """Write a line already formatted by json_line, as emit would write its record's line."""
+        self.acquire()
+        try:
+            self._add(line, level)
+        finally:
+            self.release()
+
+    def _add(self, line: str, level: int) -> None:
+        self._pending.append(line)
+        if level >= logging.WARNING or len(self._pending) >= self.MAX_PENDING:
+            self._write_pending()
 
     def flush(self) -> None:
         self.acquire()
@@ -105,6 +135,55 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         # Pending lines belong to the parent, which writes them; the child needs its own flusher thread.
         self._pending = []
         self._start_flusher()
+
+
+class LineLogger:
+    """Logs INFO events of one logger as JSON lines, without a LogRecord when it can.
+
+    A LogRecord and its trip through the logger, the filters and the formatter cost more than the rest
+    of a CheckFileInfo's bookkeeping, and the access log writes one per request. When every handler the
+    logger reaches is a BufferedStreamHandler with a JsonFormatter, this builds the same line the
+    formatter would and hands it to the handlers. Otherwise (a test's capture handler, another
+    configuration) it logs through the logger. The caller passes the correlation and session ids in
+    fields, because the context filter only runs on the slow path.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+
+    def info(self, message: str, *args: object, fields: dict[str, Any]) -> None:
+        """Log message % args at INFO with fields, as logger.info(message, *args, extra=fields) would."""
+        logger = self._logger
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        handlers = _json_handlers(logger)
+        if handlers is None:
+            logger.info(message, *args, extra=fields)
+            return
+        line = json_line(time.time(), "INFO", logger.name, message % args if args else message, fields)
+        for handler in handlers:
+            handler.emit_line(line, logging.INFO)
+
+
+def _json_handlers(logger: logging.Logger) -> list[BufferedStreamHandler] | None:
+    """Return the handlers an INFO record of logger reaches, or None unless all write plain JSON lines."""
+    found: list[BufferedStreamHandler] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters:
+            return None
+        for handler in current.handlers:
+            if handler.level > logging.INFO:
+                continue
+            if not (
+                type(handler) is BufferedStreamHandler
+                and type(handler.formatter) is JsonFormatter
+                and all(type(check) is ContextFilter for check in handler.filters)
+            ):
+                return None
+            found.append(handler)
+        current = current.parent if current.propagate else None
+    return found or None
 
 
 def configure_logging(level: str = "INFO") -> None:
