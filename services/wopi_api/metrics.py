@@ -1,6 +1,6 @@
 """Prometheus metrics of the front-end, and of the workers as recorded in Redis, at GET /metrics.
 
-Request figures are counted in memory through CorrelationMiddleware's observer: one counter increment and one histogram
+Request figures are counted in memory through CorrelationMiddleware's observer: one count and one histogram
 observation per request, no Redis call. Everything else (locks held, discovery age, queue depth, dead
 letters, last reconciliation, worker task figures) is read when Prometheus scrapes. Each app has its own
 CollectorRegistry, so several apps in one process never share figures.
@@ -8,13 +8,14 @@ CollectorRegistry, so several apps in one process never share figures.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
 
 import redis.asyncio as aioredis
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -31,6 +32,10 @@ logger = logging.getLogger(__name__)
 CELERY_QUEUE = "celery"
 BROKER_TIMEOUT_SECONDS = 1.0
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+REQUEST_LABELS = ["operation", "status", "client"]
+REQUESTS_DOC = "HTTP requests answered, by WOPI operation, status and requesting client."
+LATENCY_DOC = "Time to answer a request, by WOPI operation, status and requesting client."
+MAX_REMEMBERED_AGENTS = 256
 CLIENTS = ("office-online", "collabora", "onlyoffice", "validator", "other")
 _CLIENT_MARKERS = (
     ("validator", "validator"),
@@ -48,8 +53,49 @@ _CLIENT_MARKERS = (
 def client_family(headers: dict[bytes, bytes]) -> str:
     """Return the requesting client as one of CLIENTS, from X-WOPI-RequestingApplication or User-Agent."""
     raw = headers.get(b"x-wopi-requestingapplication") or headers.get(b"user-agent") or b""
-    text = raw.decode("latin-1", errors="replace").lower()
-    return next((family for marker, family in _CLIENT_MARKERS if marker in text), "other")
+    family = _families_seen.get(raw)
+    if family is None:
+        text = raw.decode("latin-1", errors="replace").lower()
+        family = next((family for marker, family in _CLIENT_MARKERS if marker in text), "other")
+        if len(_families_seen) >= MAX_REMEMBERED_AGENTS:
+            _families_seen.clear()
+        _families_seen[raw] = family
+    return family
+
+
+# A deployment sees a handful of client identifiers, sent again on every call.
+_families_seen: dict[bytes, str] = {}
+
+
+class RequestFigures(Collector):
+    """Request counts and latency histograms by operation, status and requesting client.
+
+    prometheus_client's Counter and Histogram take a lock and find the bucket by a linear scan on every
+    update. Only the event loop updates these figures, so plain lists do, and the families are built when
+    Prometheus scrapes.
+    """
+
+    def __init__(self, buckets: tuple[float, ...]) -> None:
+        self._buckets = buckets
+        # Per label set: one count per bucket, then the count above the last bucket, then the sum.
+        self._series: dict[tuple[str, str, str], list[float]] = {}
+
+    def observe(self, labels: tuple[str, str, str], seconds: float) -> None:
+        series = self._series.get(labels)
+        if series is None:
+            series = self._series[labels] = [0.0] * (len(self._buckets) + 2)
+        series[bisect.bisect_left(self._buckets, seconds)] += 1
+        series[-1] += seconds
+
+    def collect(self) -> Iterable[Metric]:
+        requests = CounterMetricFamily("wopi_requests", REQUESTS_DOC, labels=REQUEST_LABELS)
+        latency = HistogramMetricFamily("wopi_request_duration_seconds", LATENCY_DOC, labels=REQUEST_LABELS)
+        bounds = [repr(float(bound)) for bound in self._buckets] + ["+Inf"]
+        for labels, series in sorted(self._series.items()):
+            cumulative = list(itertools.accumulate(series[:-1]))
+            requests.add_metric(list(labels), cumulative[-1])
+            latency.add_metric(list(labels), list(zip(bounds, cumulative, strict=True)), series[-1])
+        return [requests, latency]
 
 
 class ScrapeCollector(Collector):
@@ -67,32 +113,13 @@ class FrontEndMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.requests = Counter(
-            "wopi_requests",
-            "HTTP requests answered, by WOPI operation, status and requesting client.",
-            ["operation", "status", "client"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "wopi_request_duration_seconds",
-            "Time to answer a request, by WOPI operation, status and requesting client.",
-            ["operation", "status", "client"],
-            buckets=REQUEST_BUCKETS,
-            registry=self.registry,
-        )
-        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self.requests = RequestFigures(REQUEST_BUCKETS)
+        self.registry.register(self.requests)
         self.scraped = ScrapeCollector()
         self.registry.register(self.scraped)
 
     def observe(self, operation: str, status: int, client: str, seconds: float) -> None:
-        labels = (operation, str(status), client)
-        children = self._children.get(labels)
-        if children is None:
-            # Looking a labelled child up costs more than updating it; the label sets are few and fixed.
-            children = (self.requests.labels(*labels), self.latency.labels(*labels))
-            self._children[labels] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self.requests.observe((operation, str(status), client), seconds)
 
     def observe_request(self, operation: str, status: int, headers: dict[bytes, bytes], seconds: float) -> None:
         """Count and time one request; CorrelationMiddleware calls this as its observer."""
