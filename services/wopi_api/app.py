@@ -12,6 +12,7 @@ from wopi_api.metrics import FrontEndMetrics
 from wopi_api.middleware import CorrelationMiddleware
 from wopi_api.proxies import proxy_middleware
 from wopi_api.routes import admin, containers, files, health, host_page, overrides, sessions
+from wopi_api.routes.common import Endpoint
 from wopi_core.errors import WopiError
 from wopi_core.settings import Settings
 
@@ -20,10 +21,10 @@ def create_app(settings: Settings) -> Starlette:
     """Build the front-end for validated settings (with a JWT secret and a Redis URL resolved)."""
     metrics = FrontEndMetrics()
     routes = [
-        Route("/wopi/files/{file_id}", files.check_file_info, methods=["GET"]),
-        Route("/wopi/files/{file_id}", overrides.file_override, methods=["POST"]),
-        Route("/wopi/files/{file_id}/contents", files.get_file, methods=["GET"]),
-        Route("/wopi/files/{file_id}/contents", files.put_file, methods=["POST"]),
+        Route("/wopi/files/{file_id}", Endpoint(files.check_file_info), methods=["GET"]),
+        Route("/wopi/files/{file_id}", Endpoint(overrides.file_override), methods=["POST"]),
+        Route("/wopi/files/{file_id}/contents", Endpoint(files.get_file), methods=["GET"]),
+        Route("/wopi/files/{file_id}/contents", Endpoint(files.put_file), methods=["POST"]),
         *containers.ROUTES,
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
