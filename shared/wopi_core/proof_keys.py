@@ -7,7 +7,6 @@ raises `ProofKeyInvalid` for a rejected request. Neither function logs tokens or
 
 from __future__ import annotations
 
-import base64
 import binascii
 import enum
 import logging
@@ -187,7 +186,9 @@ def _parse_ticks(header: str) -> int | None:
 
 def _decode_signature(header: str) -> bytes | None:
     try:
-        return base64.b64decode(header.strip(), validate=True) or None
+        # Strict mode rejects what validate=True rejects (characters outside the alphabet, bad
+        # padding) without the regular expression check that b64decode runs first.
+        return binascii.a2b_base64(header.strip(), strict_mode=True) or None
     except (binascii.Error, ValueError):
         return None
 
