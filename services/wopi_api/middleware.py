@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import secrets
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wopi_core import logging as wopi_logging
 
 logger = logging.getLogger(__name__)
+access_log = wopi_logging.LineLogger(logger)
 
 MAX_ID_LENGTH = 128
 LOG_SCOPE_KEY = "wopi.log"
@@ -41,6 +43,33 @@ class _RequestIds:
         return f"{self._prefix}-{next(self._numbers):x}"
 
 
+class _ResponseBatch:
+    """Holds back the responses that follow another one in the same event-loop pass, so they leave together.
+
+    When several requests arrive at once, each runs to its response without yielding, and each write
+    wakes the peer (a load generator, or a TLS proxy on the same machine) again. A response that is not
+    the first of its pass waits for the next pass, by which time the rest of the burst has reached its
+    own response: the burst then goes out back to back, and the peer wakes once for it. A lone request
+    (the first of its pass) is answered at once.
+    """
+
+    def __init__(self) -> None:
+        # The loop whose current pass has answered a request; a loop object, so that a pass left
+        # unfinished by a closed loop (as in tests) cannot hold back the responses of another loop.
+        self._answered_in: asyncio.AbstractEventLoop | None = None
+
+    async def join(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._answered_in is loop:
+            await asyncio.sleep(0)
+        if self._answered_in is not loop:
+            self._answered_in = loop
+            loop.call_soon(self._next_pass)
+
+    def _next_pass(self) -> None:
+        self._answered_in = None
+
+
 RequestObserver = Callable[[str, int, dict[bytes, bytes], float], None]
 """Called once per request with the WOPI operation, status, request headers and duration in seconds."""
 
@@ -57,6 +86,7 @@ class CorrelationMiddleware:
         self.app = app
         self._observe = observe
         self._ids = _RequestIds()
+        self._batch = _ResponseBatch()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,40 +108,43 @@ class CorrelationMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                await self._batch.join()
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_status)
         finally:
             seconds = time.perf_counter() - started
-            self._log(scope, details, status, round(seconds * 1000, 2))
+            self._log(scope, details, status, round(seconds * 1000, 2), (correlation, session))
             if self._observe is not None:
                 self._observe(details.get("operation") or "other", status, headers, seconds)
             wopi_logging.correlation_id.reset(correlation_token)
             wopi_logging.session_id.reset(session_token)
 
     @staticmethod
-    def _log(scope: Scope, details: dict[str, Any], status: int, duration_ms: float) -> None:
-        operation = details.get("operation", "")
+    def _log(scope: Scope, details: dict[str, Any], status: int, duration_ms: float, ids: tuple[str, str]) -> None:
         fields = {
             "method": scope["method"],
             "path": scope["path"],
             "status": status,
             "duration_ms": duration_ms,
             **details,
+            "correlation_id": ids[0],
+            "session_id": ids[1],
         }
+        operation = details.get("operation", "")
         if operation:
-            logger.info(
+            access_log.info(
                 "%s file_id=%s status=%s duration_ms=%s",
                 operation,
                 details.get("file_id", ""),
                 status,
                 duration_ms,
-                extra=fields,
+                fields=fields,
             )
         else:
-            logger.info(
-                "%s %s status=%s duration_ms=%s", scope["method"], scope["path"], status, duration_ms, extra=fields
+            access_log.info(
+                "%s %s status=%s duration_ms=%s", scope["method"], scope["path"], status, duration_ms, fields=fields
             )
 
 
