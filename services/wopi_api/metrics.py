@@ -63,7 +63,7 @@ def client_family(headers: dict[bytes, bytes]) -> str:
     return family
 
 
-# A deployment sees a handful of client identifiers, sent again on every call.
+# A deployment has a handful of client identifiers, and each client sends its own on every call.
 _families_seen: dict[bytes, str] = {}
 
 

