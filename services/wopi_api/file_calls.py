@@ -71,7 +71,8 @@ class FileCallMiddleware:
         if found is None:
             await self.app(scope, receive, send)
             return
-        handler, scope["path_params"] = found[0], {"file_id": found[1]}
+        handler, file_id = found
+        scope["path_params"] = {"file_id": file_id}
         request = Request(scope, receive, send)
         try:
             response = await handler(request)
