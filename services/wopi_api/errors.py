@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from wopi_api.middleware import CORRELATION_SCOPE_KEY
-from wopi_core.errors import LockMismatch, WopiError
+from wopi_core.errors import LockMismatch, ProofKeyInvalid, WopiError
 from wopi_core.models import HEADER_SERVER_ERROR
 
 logger = logging.getLogger(__name__)
@@ -22,7 +22,9 @@ async def handle_wopi_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WopiError)
     headers = {name: _header_safe(value) for name, value in exc.headers().items()}
     headers.setdefault(HEADER_SERVER_ERROR, _header_safe(exc.message))
-    level = logging.WARNING if exc.status_code in (401, 409) or isinstance(exc, LockMismatch) else logging.INFO
+    # A rejected token or proof may be an attack, and a conflict may cost a user their edit: both warn.
+    rejected = exc.status_code in (401, 409) or isinstance(exc, LockMismatch | ProofKeyInvalid)
+    level = logging.WARNING if rejected else logging.INFO
     logger.log(level, "rejected status=%s reason=%s", exc.status_code, exc.message, extra={"reason": exc.message})
     return PlainTextResponse(exc.message, status_code=exc.status_code, headers=headers)
 

@@ -49,3 +49,18 @@ def test_error_tree_is_documented_in_module_docstring() -> None:
     assert errors.__doc__ is not None
     for cls in all_subclasses(WopiError):
         assert cls.__name__ in errors.__doc__
+
+
+@pytest.mark.parametrize(
+    ("error", "level"),
+    [
+        pytest.param(errors.ProofKeyInvalid("proof key check failed"), "WARNING", id="proof"),
+        pytest.param(errors.InvalidToken("access token expired"), "WARNING", id="token"),
+        pytest.param(LockMismatch("lock-A", "locked by another id"), "WARNING", id="lock"),
+        pytest.param(errors.FileNotFound("file f1 not found"), "INFO", id="not-found"),
+    ],
+)
+def test_rejection_log_levels(error: WopiError, level: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="wopi_api.errors"):
+        asyncio.run(handle_wopi_error(empty_request(), error))
+    assert [record.levelname for record in caplog.records if record.name == "wopi_api.errors"] == [level]
