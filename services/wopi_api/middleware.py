@@ -102,19 +102,24 @@ class CorrelationMiddleware:
         correlation_token = wopi_logging.correlation_id.set(correlation)
         session_token = wopi_logging.session_id.set(session)
         started = time.perf_counter()
+        # The duration ends with the response's last byte, not with the background tasks after it
+        # (such as publishing a save event), which the client does not wait for.
+        answered = 0.0
         status = 500
 
         async def send_with_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
                 await self._batch.join()
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered = time.perf_counter()
 
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            seconds = time.perf_counter() - started
+            seconds = (answered or time.perf_counter()) - started
             self._log(scope, details, status, round(seconds * 1000, 2), (correlation, session))
             if self._observe is not None:
                 self._observe(details.get("operation") or "other", status, headers, seconds)

@@ -106,6 +106,20 @@ def test_the_observer_gets_the_operation_status_and_headers() -> None:
     assert seen == [("GetLock", 409, {b"x-wopi-correlationid": b"c-/wopi/files/f"})]
 
 
+def test_duration_ends_with_the_response_not_background_work() -> None:
+    seen: list[float] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"saved"})
+        await asyncio.sleep(0.2)
+
+    middleware = CorrelationMiddleware(app, observe=lambda op, status, headers, seconds: seen.append(seconds))
+    asyncio.run(middleware(http_scope("/wopi/files/f/contents"), receive, recording_send([], "/contents")))
+    assert len(seen) == 1
+    assert seen[0] < 0.1
+
+
 def test_request_figures_count_and_bucket_each_request() -> None:
     figures = RequestFigures(REQUEST_BUCKETS)
     registry = CollectorRegistry(auto_describe=False)
