@@ -251,6 +251,41 @@ def test_host_page_sends_no_cache_headers(client: WopiClient) -> None:
     assert headers["Pragma"] == "no-cache"
 
 
+def csp_nonce(policy: str) -> str:
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    script, style = directives["script-src"], directives["style-src"]
+    assert script == style
+    assert script.startswith("'nonce-") and script.endswith("'")
+    return script[len("'nonce-") : -1]
+
+
+def test_host_page_policy_allows_only_its_own_script_and_style(client: WopiClient) -> None:
+    file_id = client.add_file("report.docx")
+    response = client.http.get(local_path(create_session(client, file_id)["host_page_url"]))
+    policy = response.headers["Content-Security-Policy"]
+    nonce = csp_nonce(policy)
+    assert "default-src 'none'" in policy
+    assert "base-uri 'none'" in policy
+    assert "object-src 'none'" in policy
+    assert f'<script nonce="{nonce}">' in response.text
+    assert f'<style nonce="{nonce}">' in response.text
+    assert response.text.count("<script") == 1
+
+
+def test_host_page_nonce_changes_per_page(client: WopiClient) -> None:
+    file_id = client.add_file("report.docx")
+    first = client.http.get(local_path(create_session(client, file_id)["host_page_url"]))
+    second = client.http.get(local_path(create_session(client, file_id)["host_page_url"]))
+    assert csp_nonce(first.headers["Content-Security-Policy"]) != csp_nonce(second.headers["Content-Security-Policy"])
+
+
+def test_host_page_error_page_has_the_policy(client: WopiClient) -> None:
+    file_id = client.add_file("report.docx")
+    response = client.http.get(f"/host/files/{file_id}?ticket=made-up-ticket-0123456789")
+    nonce = csp_nonce(response.headers["Content-Security-Policy"])
+    assert f'<style nonce="{nonce}">' in response.text
+
+
 def test_host_page_has_viewport_and_favicon(client: WopiClient) -> None:
     file_id = client.add_file("report.docx")
     page = client.http.get(local_path(create_session(client, file_id)["host_page_url"])).text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+import secrets
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -38,6 +39,12 @@ NO_CACHE_HEADERS = {
     "Pragma": "no-cache",
     "X-Content-Type-Options": "nosniff",
 }
+# The page runs only its own inline script and style, which carry a fresh nonce. Frames, form posts and
+# images may use any http(s) origin, so that the policy cannot block a WOPI client that redirects its frame.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src https: http:; "
+    "frame-src https: http:; form-action https: http:; base-uri 'none'; object-src 'none'"
+)
 TICKET_MESSAGES = {
     TicketState.USED: "This link has already been used. Open the document again from the application that sent you.",
     TicketState.UNKNOWN: "This link has expired or is not valid. Links to open a document work once, for about a "
@@ -77,8 +84,10 @@ async def host_page(request: Request) -> Response:
     language = launch.language or language_from_accept(request.headers.get("accept-language", ""))
     query = request.scope.get("query_string", b"").decode("latin-1")
     issued = issue_token(settings, file_id, launch.user, launch.permission)
+    nonce = secrets.token_urlsafe(16)
     page = render(
         "host_page.html",
+        nonce=nonce,
         page_language=language or "en",
         title=info.name,
         favicon_link=_favicon_link(action.fav_icon_url),
@@ -87,7 +96,7 @@ async def host_page(request: Request) -> Response:
         access_token_ttl=issued.access_token_ttl,
     )
     logger.info("host page served file_id=%s user_id=%s action=%s", file_id, launch.user.user_id, launch.action)
-    return HTMLResponse(page, headers=NO_CACHE_HEADERS)
+    return HTMLResponse(page, headers=page_headers(nonce))
 
 
 async def _launch_request(request: Request, file_id: str) -> LaunchRequest | Response:
@@ -119,8 +128,13 @@ def _favicon_link(url: str) -> str:
     return markup(f'<link rel="icon" href="{html.escape(url)}">')
 
 
+def page_headers(nonce: str) -> dict[str, str]:
+    """Return the headers of an HTML page whose inline script and style carry nonce: no caching, and the CSP."""
+    return {**NO_CACHE_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY.format(nonce=nonce)}
+
+
 def error_page(status_code: int, title: str, message: str) -> HTMLResponse:
-    """Render the host's HTML error page, uncached like the host page itself."""
-    return HTMLResponse(
-        render("host_error.html", title=title, message=message), status_code=status_code, headers=NO_CACHE_HEADERS
-    )
+    """Render the host's HTML error page, uncached and with the same policy as the host page itself."""
+    nonce = secrets.token_urlsafe(16)
+    page = render("host_error.html", nonce=nonce, title=title, message=message)
+    return HTMLResponse(page, status_code=status_code, headers=page_headers(nonce))
