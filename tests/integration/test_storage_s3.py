@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
+import redis
 import urllib3
 from minio import Minio
 from minio.commonconfig import ENABLED
@@ -14,8 +18,11 @@ from minio.deleteobjects import DeleteObject
 
 from tests.conftest import SettingsFactory, free_port
 from tests.integration.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
+from wopi_core import errors
 from wopi_core.errors import FileNotFound, StorageUnavailable, WopiError
+from wopi_core.models import ROOT_CONTAINER_ID
 from wopi_core.settings import Settings
+from wopi_core.storage import s3
 from wopi_core.storage.base import ContentStream
 from wopi_core.storage.s3 import PREFIX, S3Storage, build_http_client
 
@@ -32,13 +39,26 @@ def s3_settings(settings_factory: SettingsFactory, s3_endpoint: str, s3_bucket: 
     )
 
 
+def remove_bucket(client: Minio, bucket: str) -> None:
+    listing = client.list_objects(bucket, recursive=True, include_version=True)
+    targets = [DeleteObject(entry.object_name, entry.version_id) for entry in listing]
+    assert list(client.remove_objects(bucket, targets)) == []
+    client.remove_bucket(bucket)
+
+
 @pytest.fixture
 def storage(s3_settings: Settings, minio_client: Minio) -> Iterator[S3Storage]:
     yield S3Storage.from_settings(s3_settings)
-    listing = minio_client.list_objects(s3_settings.s3_bucket, recursive=True, include_version=True)
-    targets = [DeleteObject(entry.object_name, entry.version_id) for entry in listing]
-    assert list(minio_client.remove_objects(s3_settings.s3_bucket, targets)) == []
-    minio_client.remove_bucket(s3_settings.s3_bucket)
+    remove_bucket(minio_client, s3_settings.s3_bucket)
+
+
+@pytest.fixture
+def locked_storage(
+    s3_settings: Settings, redis_url: str, redis_client: redis.Redis, minio_client: Minio
+) -> Iterator[S3Storage]:
+    """The backend as the front-end and the workers build it: with WOPI_REDIS_URL, so with the name lock."""
+    yield S3Storage.from_settings(replace(s3_settings, redis_url=redis_url))
+    remove_bucket(minio_client, s3_settings.s3_bucket)
 
 
 def all_versions(client: Minio, bucket: str, key: str) -> list[tuple[str | None, bool]]:
@@ -222,3 +242,77 @@ def test_unreachable_endpoint_raises_storage_unavailable(operation: str) -> None
 def test_check_missing_bucket_raises_storage_unavailable(minio_client: Minio) -> None:
     with pytest.raises(StorageUnavailable, match="does not exist"):
         S3Storage(minio_client, "wopi-no-such-bucket").check()
+
+
+def slow_name_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every name check linger after it passes, so that racing writers without a lock both pass it."""
+    check = S3Storage._require_free
+
+    def lingering(self: S3Storage, container_id: str, name: str, *, except_id: str = "") -> None:
+        check(self, container_id, name, except_id=except_id)
+        time.sleep(0.5)
+
+    monkeypatch.setattr(S3Storage, "_require_free", lingering)
+
+
+def race(attempts: list[Callable[[], object]]) -> list[str]:
+    """Run the attempts in threads at once; return 'ok' or the exception class name of each."""
+    outcomes: list[str] = []
+
+    def run(attempt: Callable[[], object]) -> None:
+        try:
+            attempt()
+            outcomes.append("ok")
+        except WopiError as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return sorted(outcomes)
+
+
+def test_racing_exclusive_file_creates_take_a_name_once(
+    locked_storage: S3Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_name_checks(monkeypatch)
+
+    def create() -> object:
+        return locked_storage.create_file("plan.docx", "u", io.BytesIO(b"x"), max_size=LIMIT, exclusive=True)
+
+    assert race([create, create]) == ["NameTaken", "ok"]
+    _, files = locked_storage.list_children(ROOT_CONTAINER_ID)
+    assert [info.name for info in files] == ["plan.docx"]
+
+
+def test_racing_container_creates_and_renames_take_a_name_once(
+    locked_storage: S3Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = locked_storage.create_container("drafts", ROOT_CONTAINER_ID)
+    slow_name_checks(monkeypatch)
+
+    def create() -> object:
+        return locked_storage.create_container("reports", ROOT_CONTAINER_ID)
+
+    def rename() -> object:
+        return locked_storage.rename_container(other.container_id, "Reports")
+
+    assert race([create, rename]) == ["NameTaken", "ok"]
+    containers, _ = locked_storage.list_children(ROOT_CONTAINER_ID)
+    assert len([info for info in containers if info.name.lower() == "reports"]) == 1
+
+
+def test_busy_name_lock_fails_with_503_and_writes_nothing(
+    locked_storage: S3Storage, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3, "NAMES_LOCK_WAIT_SECONDS", 0.2)
+    holder = redis_client.lock(f"wopi:s3-names:{locked_storage.bucket}", timeout=30)
+    assert holder.acquire(blocking=False)
+    try:
+        with pytest.raises(errors.StorageUnavailable):
+            locked_storage.create_file("late.docx", "u", io.BytesIO(b"x"), max_size=LIMIT, exclusive=True)
+    finally:
+        holder.release()
+    assert locked_storage.list_children(ROOT_CONTAINER_ID) == ([], [])

@@ -12,9 +12,12 @@ A body is hashed, counted and spooled to a temporary file (in memory up to SPOOL
 disk) before the upload starts, so a source that fails or exceeds the limit never reaches the bucket.
 A failed multipart upload is aborted by the SDK and creates no version either.
 
-NOTE: S3 has no transaction that checks a name and takes it, so exclusive creates and renames check for
-a clash just before they write. Two clients racing for one name in one container can both succeed;
-WOPI clients rarely do that, and the result is two entries of one name, not a lost file.
+S3 has no transaction that checks a name and takes it. Exclusive creates and renames therefore check for a
+clash and write while they hold a lock on the bucket's names in Redis, which every front-end and worker
+shares.
+
+NOTE: without WOPI_REDIS_URL (a CLI run against S3 alone) there is no lock: two clients racing for one
+name in one container can both succeed, and the result is two entries of one name, not a lost file.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import BinaryIO, cast
 from urllib.parse import urlsplit
 
 import certifi
+import redis
 import urllib3
 from minio import Minio
 from minio.commonconfig import ENABLED, REPLACE, CopySource
@@ -89,6 +93,13 @@ UPLOAD_THREADS = 3
 SPOOL_MEMORY_SIZE = 1024 * 1024
 """Bytes of a body kept in memory before the spool moves to a temporary file on disk."""
 RENAME_ATTEMPTS = 3
+NAMES_LOCK_SECONDS = 300.0
+"""Seconds until the name lock expires if its holder dies; set well above the time one exclusive upload takes."""
+NAMES_LOCK_WAIT_SECONDS = 30.0
+"""How long an exclusive create or rename waits for the name lock before it fails with 503."""
+
+NameLock = Callable[[], "redis.lock.Lock"]
+"""A function that returns the lock guarding one bucket's names."""
 
 # Codes for an object or version that does not exist. The SDK reports every 404 to a HEAD as NoSuchKey,
 # because a HEAD response has no body to carry a more precise code.
@@ -141,9 +152,10 @@ def translate_errors(subject: str, *, version_given: bool = False) -> Iterator[N
 class S3Storage:
     """Stores files as versioned objects in one bucket (see the module docstring)."""
 
-    def __init__(self, client: Minio, bucket: str) -> None:
+    def __init__(self, client: Minio, bucket: str, name_lock: NameLock | None = None) -> None:
         self._client = client
         self.bucket = bucket
+        self._name_lock = name_lock
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Storage:
@@ -157,7 +169,8 @@ class S3Storage:
             region=settings.s3_region or None,
             http_client=build_http_client(),
         )
-        storage = cls(client, settings.s3_bucket)
+        name_lock = redis_name_lock(settings, settings.s3_bucket) if settings.redis_url else None
+        storage = cls(client, settings.s3_bucket, name_lock)
         storage.ensure_bucket()
         return storage
 
@@ -199,7 +212,7 @@ class S3Storage:
         check_file_name(name)
         self.stat_container(container_id)
         file_id = new_file_id()
-        with _spooled(source, max_size) as (body, reader):
+        with _spooled(source, max_size) as (body, reader), self._names_locked(exclusive):
             if exclusive:
                 self._require_free(container_id, name)
             record = _new_record(reader, name=name, owner_id=owner_id, modified_by=owner_id)
@@ -254,23 +267,24 @@ class S3Storage:
         check_file_name(name)
         key = _key(file_id)
         subject = f"file {file_id!r}"
-        for _attempt in range(RENAME_ATTEMPTS):
-            obj = self._stat_object(file_id)
-            record = replace(self._record(file_id, obj), name=name)
-            if exclusive:
-                self._require_free(record.container_id, name, except_id=file_id)
-            source = CopySource(self.bucket, key, match_etag=obj.etag)
-            with translate_errors(subject):
-                try:
-                    result = self._client.copy_object(
-                        self.bucket, key, source, metadata=_sdk_metadata(record), metadata_directive=REPLACE
-                    )
-                except S3Error as exc:
-                    if exc.code != "PreconditionFailed":
-                        raise
-                    logger.info("file %s changed during a rename; retrying", file_id)
-                    continue
-            return _info_from_record(file_id, self._require_version_id(result.version_id), record)
+        with self._names_locked(exclusive):
+            for _attempt in range(RENAME_ATTEMPTS):
+                obj = self._stat_object(file_id)
+                record = replace(self._record(file_id, obj), name=name)
+                if exclusive:
+                    self._require_free(record.container_id, name, except_id=file_id)
+                source = CopySource(self.bucket, key, match_etag=obj.etag)
+                with translate_errors(subject):
+                    try:
+                        result = self._client.copy_object(
+                            self.bucket, key, source, metadata=_sdk_metadata(record), metadata_directive=REPLACE
+                        )
+                    except S3Error as exc:
+                        if exc.code != "PreconditionFailed":
+                            raise
+                        logger.info("file %s changed during a rename; retrying", file_id)
+                        continue
+                return _info_from_record(file_id, self._require_version_id(result.version_id), record)
         raise Conflict(f"file {file_id!r} kept changing during the rename; try again")
 
     def delete(self, file_id: str) -> None:
@@ -365,19 +379,21 @@ class S3Storage:
     def create_container(self, name: str, parent_id: str, *, exclusive: bool = True) -> ContainerInfo:
         check_container_name(name)
         self.stat_container(parent_id)
-        if exclusive:
-            self._require_free(parent_id, name)
-        info = ContainerInfo(new_file_id(), name, parent_id)
-        self._put_container(info)
+        with self._names_locked(exclusive):
+            if exclusive:
+                self._require_free(parent_id, name)
+            info = ContainerInfo(new_file_id(), name, parent_id)
+            self._put_container(info)
         return info
 
     def rename_container(self, container_id: str, name: str) -> ContainerInfo:
         check_container_name(name)
-        current = self.stat_container(container_id)
-        if current.parent_id is not None:
-            self._require_free(current.parent_id, name, except_id=container_id)
-        info = replace(current, name=name)
-        self._put_container(info)
+        with self._names_locked(True):
+            current = self.stat_container(container_id)
+            if current.parent_id is not None:
+                self._require_free(current.parent_id, name, except_id=container_id)
+            info = replace(current, name=name)
+            self._put_container(info)
         return info
 
     def delete_container(self, container_id: str) -> None:
@@ -409,6 +425,35 @@ class S3Storage:
 
     def _files_in(self, container_id: str) -> list[FileInfo]:
         return [info for info in self.list_files() if info.container_id == container_id]
+
+    @contextlib.contextmanager
+    def _names_locked(self, needed: bool) -> Iterator[None]:
+        """Hold the bucket's name lock, when needed and configured; raise StorageUnavailable (503) without it."""
+        if not needed or self._name_lock is None:
+            yield
+            return
+        lock = self._name_lock()
+        try:
+            acquired = lock.acquire()
+        except redis.RedisError as exc:
+            logger.warning("name lock of bucket %s unavailable error=%s", self.bucket, type(exc).__name__)
+            raise StorageUnavailable(
+                f"Redis failed while taking the name lock of bucket {self.bucket!r}; try again"
+            ) from exc
+        if not acquired:
+            logger.warning("name lock of bucket %s still busy after %s s", self.bucket, NAMES_LOCK_WAIT_SECONDS)
+            raise StorageUnavailable(
+                f"timed out after {NAMES_LOCK_WAIT_SECONDS:g} s waiting for the name lock of bucket {self.bucket!r}; "
+                "try again"
+            )
+        try:
+            yield
+        finally:
+            try:
+                lock.release()
+            except redis.RedisError as exc:
+                # The lock expired or Redis went away: the write itself is done and stays.
+                logger.warning("name lock of bucket %s not released error=%s", self.bucket, type(exc).__name__)
 
     def _require_free(self, container_id: str, name: str, *, except_id: str = "") -> None:
         containers, files = self.list_children(container_id)
@@ -472,6 +517,21 @@ class S3Storage:
         if errors:
             codes = ", ".join(sorted({error.code for error in errors}))
             raise WopiError(f"removing {len(errors)} versions of {key} failed with codes {codes}")
+
+
+def redis_name_lock(settings: Settings, bucket: str) -> NameLock:
+    """Return a maker of the Redis lock on the bucket's names, on the WOPI_REDIS_URL server."""
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=settings.redis_timeout, socket_connect_timeout=settings.redis_timeout
+    )
+
+    def make() -> redis.lock.Lock:
+        lock: redis.lock.Lock = client.lock(
+            f"wopi:s3-names:{bucket}", timeout=NAMES_LOCK_SECONDS, blocking_timeout=NAMES_LOCK_WAIT_SECONDS
+        )
+        return lock
+
+    return make
 
 
 @contextlib.contextmanager
