@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import redis.asyncio as aioredis
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +21,9 @@ from wopi_core.versions import restore_version
 logger = logging.getLogger(__name__)
 
 DEFAULT_RESTORER = "admin"
+RESTORE_LOCK_PREFIX = "wopihost-restore-"
+RESTORE_LOCK_SECONDS = 300
+"""Expiry of a restore's own lock, which frees the file should the process die during the restore."""
 
 
 async def restore(
@@ -37,11 +41,35 @@ async def restore(
     """Make an old version current as a new version, then publish the save like PutFile does.
 
     Raise LockMismatch while any WOPI lock other than lock_id is held, FileNotFound for an unknown file
-    or version. Nothing is written when the lock check fails.
+    or version. Nothing is written when the lock check fails. On an unlocked file the restore holds a
+    WOPI lock of its own while it writes, so a client that locks the file meanwhile gets 409 and cannot
+    save under the restore.
     """
     current_lock = await locks.get(file_id)
-    if current_lock and lock_id != current_lock:
+    if current_lock and current_lock == lock_id:
+        return await _restore(settings, storage, publisher, file_id, version, user_id, correlation_id)
+    if current_lock:
         raise LockMismatch(current_lock, "the file is locked by a WOPI client")
+    restore_lock = f"{RESTORE_LOCK_PREFIX}{uuid.uuid4().hex}"
+    await locks.lock(file_id, restore_lock, ttl_seconds=RESTORE_LOCK_SECONDS)
+    try:
+        return await _restore(settings, storage, publisher, file_id, version, user_id, correlation_id)
+    finally:
+        try:
+            await locks.unlock(file_id, restore_lock)
+        except LockMismatch:
+            logger.warning("restore lock of file %s expired or was released before the restore ended", file_id)
+
+
+async def _restore(
+    settings: Settings,
+    storage: StorageBackend,
+    publisher: EventPublisher,
+    file_id: str,
+    version: str,
+    user_id: str,
+    correlation_id: str,
+) -> FileInfo:
     info = await run_in_threadpool(
         restore_version, storage, file_id, version, modified_by=user_id, max_size=settings.max_file_size
     )

