@@ -34,6 +34,7 @@ def host_page(**values: str) -> str:
         "action_url": "https://office.example.test/edit.aspx?a=1&b=2",
         "access_token": "token",
         "access_token_ttl": "1",
+        "nonce": "test-nonce",
     }
     return render("host_page.html", **(defaults | values))
 
