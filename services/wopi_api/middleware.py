@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: correlation ids and one access-log line per request, without the query string."""
+"""Pure ASGI middleware: correlation ids, one access-log line per request without the query string, and
+the responses of a burst of requests sent together."""
 
 from __future__ import annotations
 
@@ -79,7 +80,8 @@ class CorrelationMiddleware:
 
     The access line carries the path but never the query string, because WOPI clients send the
     access token there. WOPI handlers add the operation and file id through ``describe_call``. The
-    optional observer receives the same facts for metrics, so one middleware layer serves both.
+    optional observer receives the same facts for metrics, so one middleware layer serves both. The
+    responses of a burst of requests leave together (see _ResponseBatch).
     """
 
     def __init__(self, app: ASGIApp, observe: RequestObserver | None = None) -> None:
