@@ -8,7 +8,7 @@ from celery.utils.log import get_task_logger
 from wopi_core import history
 from wopi_core.events import TASK_RECORD_VERSION
 from wopi_workers import context
-from wopi_workers.tasks import TRANSIENT_ERRORS
+from wopi_workers.tasks import RETRIED_EVENT_TASK
 from wopi_workers.tasks.index import update_index
 
 logger = get_task_logger(__name__)
@@ -21,15 +21,11 @@ TIME_LIMIT = 60
 
 @shared_task(
     name=TASK_RECORD_VERSION,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
     retry_backoff_max=RETRY_BACKOFF_MAX,
-    retry_jitter=True,
     max_retries=MAX_RETRIES,
-    acks_late=True,
-    ignore_result=True,
     soft_time_limit=SOFT_TIME_LIMIT,
     time_limit=TIME_LIMIT,
+    **RETRIED_EVENT_TASK,
 )
 def record_version(
     file_id: str, version_id: str, correlation_id: str = "", session_id: str = "", lock_id: str = ""

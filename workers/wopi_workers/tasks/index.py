@@ -13,7 +13,7 @@ from wopi_core import index
 from wopi_core.events import TASK_UPDATE_INDEX
 from wopi_workers import context
 from wopi_workers.context import WorkerResources
-from wopi_workers.tasks import TRANSIENT_ERRORS
+from wopi_workers.tasks import RETRIED_EVENT_TASK
 
 logger = get_task_logger(__name__)
 
@@ -33,15 +33,11 @@ def update_index(resources: WorkerResources, file_id: str) -> index.IndexEntry |
 
 @shared_task(
     name=TASK_UPDATE_INDEX,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=True,
     retry_backoff_max=RETRY_BACKOFF_MAX,
-    retry_jitter=True,
     max_retries=MAX_RETRIES,
-    acks_late=True,
-    ignore_result=True,
     soft_time_limit=SOFT_TIME_LIMIT,
     time_limit=TIME_LIMIT,
+    **RETRIED_EVENT_TASK,
 )
 def update_file(file_id: str, **_context: str) -> bool:
     """Refresh the index entry of one file; return whether the file still exists. Upserts, so safe to repeat."""
