@@ -19,7 +19,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wopi_api.errors import handle_wopi_error
 from wopi_api.routes import files, overrides
-from wopi_api.routes.common import Endpoint
 from wopi_core.errors import WopiError
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -38,7 +37,7 @@ FILE_HANDLERS: dict[tuple[str, str], Handler] = {
 def file_routes() -> list[Route]:
     """Return FILE_HANDLERS as Starlette routes."""
     return [
-        Route(f"{FILES_PREFIX}{{file_id}}{suffix}", Endpoint(handler), methods=[method])
+        Route(f"{FILES_PREFIX}{{file_id}}{suffix}", handler, methods=[method])
         for (method, suffix), handler in FILE_HANDLERS.items()
     ]
 

@@ -43,7 +43,7 @@ def test_match_file_call(method: str, path: str, expected: tuple[Handler, str] |
 def test_routes_match_exactly_what_the_table_matches(method: str, path: str) -> None:
     scope: Scope = {"type": "http", "method": method, "path": path, "root_path": ""}
     full = [
-        (route.endpoint.handler, params["path_params"]["file_id"])  # type: ignore[attr-defined]
+        (route.endpoint, params["path_params"]["file_id"])
         for route in file_routes()
         for match, params in [route.matches(scope)]
         if match is Match.FULL

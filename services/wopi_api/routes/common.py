@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from urllib.parse import unquote_plus
 
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
 from wopi_api.middleware import describe_call
 from wopi_api.proofs import verify_request_proof
@@ -16,22 +13,6 @@ from wopi_core.errors import BadRequest, InvalidToken
 from wopi_core.tokens import TokenClaims, verify_token
 
 TRUE_VALUES = frozenset({"true", "1", "yes"})
-
-
-class Endpoint:
-    """Serves an async handler as a plain ASGI app, for the routes every editing session calls.
-
-    Starlette wraps a function endpoint in an exception-handling layer of its own, with a second
-    Request, two closures and one more hop for each message sent. The app's ExceptionMiddleware maps
-    the same exceptions to the same handlers, so these routes let exceptions reach it directly.
-    """
-
-    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
-        self.handler = handler
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.handler(Request(scope, receive, send))
-        await response(scope, receive, send)
 
 
 def access_token(request: Request) -> str:
