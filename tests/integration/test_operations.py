@@ -116,7 +116,7 @@ def test_restore_with_matching_lock_makes_old_content_current(client: WopiClient
     assert client.get_file(file_id).content == b"first draft"
 
 
-def test_restore_of_unlocked_file_holds_its_own_lock_while_writing(
+def test_restore_holds_own_lock_while_writing(
     client: WopiClient, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     file_id, first, _ = _file_with_two_versions(client)
@@ -134,7 +134,7 @@ def test_restore_of_unlocked_file_holds_its_own_lock_while_writing(
     assert client.override(file_id, "GET_LOCK").headers["X-WOPI-Lock"] == ""
 
 
-def test_restore_that_fails_releases_its_lock(client: WopiClient) -> None:
+def test_failed_restore_releases_its_lock(client: WopiClient) -> None:
     file_id, _, _ = _file_with_two_versions(client)
     response = client.http.post(f"/api/v1/files/{file_id}/versions/424242/restore", headers=AUTH)
     assert response.status_code == 404

@@ -255,11 +255,12 @@ def csp_nonce(policy: str) -> str:
     directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
     script, style = directives["script-src"], directives["style-src"]
     assert script == style
-    assert script.startswith("'nonce-") and script.endswith("'")
+    assert script.startswith("'nonce-")
+    assert script.endswith("'")
     return script[len("'nonce-") : -1]
 
 
-def test_host_page_policy_allows_only_its_own_script_and_style(client: WopiClient) -> None:
+def test_host_page_policy_allows_own_code_only(client: WopiClient) -> None:
     file_id = client.add_file("report.docx")
     response = client.http.get(local_path(create_session(client, file_id)["host_page_url"]))
     policy = response.headers["Content-Security-Policy"]
@@ -279,7 +280,7 @@ def test_host_page_nonce_changes_per_page(client: WopiClient) -> None:
     assert csp_nonce(first.headers["Content-Security-Policy"]) != csp_nonce(second.headers["Content-Security-Policy"])
 
 
-def test_host_page_error_page_has_the_policy(client: WopiClient) -> None:
+def test_host_error_page_has_policy(client: WopiClient) -> None:
     file_id = client.add_file("report.docx")
     response = client.http.get(f"/host/files/{file_id}?ticket=made-up-ticket-0123456789")
     nonce = csp_nonce(response.headers["Content-Security-Policy"])

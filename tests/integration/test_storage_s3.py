@@ -266,9 +266,7 @@ def race(attempts: list[Callable[[], object]]) -> list[str]:
     return sorted(outcomes)
 
 
-def test_racing_exclusive_file_creates_take_a_name_once(
-    locked_storage: S3Storage, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_name_lock_serialises_file_creates(locked_storage: S3Storage, monkeypatch: pytest.MonkeyPatch) -> None:
     slow_name_checks(monkeypatch)
 
     def create() -> object:
@@ -279,9 +277,7 @@ def test_racing_exclusive_file_creates_take_a_name_once(
     assert [info.name for info in files] == ["plan.docx"]
 
 
-def test_racing_container_creates_and_renames_take_a_name_once(
-    locked_storage: S3Storage, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_name_lock_serialises_container_names(locked_storage: S3Storage, monkeypatch: pytest.MonkeyPatch) -> None:
     other = locked_storage.create_container("drafts", ROOT_CONTAINER_ID)
     slow_name_checks(monkeypatch)
 
@@ -296,7 +292,7 @@ def test_racing_container_creates_and_renames_take_a_name_once(
     assert len([info for info in containers if info.name.lower() == "reports"]) == 1
 
 
-def test_busy_name_lock_fails_with_503_and_writes_nothing(
+def test_busy_name_lock_gives_503(
     locked_storage: S3Storage, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(s3, "NAMES_LOCK_WAIT_SECONDS", 0.2)

@@ -305,7 +305,7 @@ def test_boolean_and_header_names_case_insensitive(client: WopiClient) -> None:
 @pytest.mark.parametrize(
     ("method", "suffix"), [("PUT", ""), ("DELETE", ""), ("PUT", "/contents"), ("PATCH", "/contents")]
 )
-def test_other_methods_on_file_paths_get_405_and_change_nothing(client: WopiClient, method: str, suffix: str) -> None:
+def test_file_path_other_methods_get_405(client: WopiClient, method: str, suffix: str) -> None:
     file_id = client.add_file(content=b"original")
     token = client.token(file_id)
     response = client.http.request(method, f"/wopi/files/{file_id}{suffix}", params={"access_token": token})
@@ -313,7 +313,7 @@ def test_other_methods_on_file_paths_get_405_and_change_nothing(client: WopiClie
     assert content_of(client, file_id) == b"original"
 
 
-def test_head_check_file_info_answers_headers_only(client: WopiClient) -> None:
+def test_head_check_file_info_sends_headers_only(client: WopiClient) -> None:
     file_id = client.add_file()
     response = client.http.head(f"/wopi/files/{file_id}", params={"access_token": client.token(file_id)})
     assert response.status_code == 200

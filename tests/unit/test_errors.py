@@ -60,7 +60,7 @@ def test_error_tree_is_documented_in_module_docstring() -> None:
         pytest.param(errors.FileNotFound("file f1 not found"), "INFO", id="not-found"),
     ],
 )
-def test_rejection_log_levels(error: WopiError, level: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_wopi_error_log_levels(error: WopiError, level: str, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level("INFO", logger="wopi_api.errors"):
         asyncio.run(handle_wopi_error(empty_request(), error))
     assert [record.levelname for record in caplog.records if record.name == "wopi_api.errors"] == [level]

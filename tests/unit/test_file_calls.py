@@ -1,4 +1,4 @@
-"""The file-call table: what it matches, that its routes agree with it, and how its middleware answers."""
+"""The file-call table: what it matches, that its routes agree with it, and how its middleware responds."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_match_file_call(method: str, path: str, expected: tuple[Handler, str] |
 
 @pytest.mark.parametrize("path", ["/wopi/files/f1", "/wopi/files/f1/contents", "/wopi/files/f1/", "/wopi/files/a/b"])
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT"])
-def test_routes_match_exactly_what_the_table_matches(method: str, path: str) -> None:
+def test_file_routes_match_the_table(method: str, path: str) -> None:
     scope: Scope = {"type": "http", "method": method, "path": path, "root_path": ""}
     full = [
         (route.endpoint, params["path_params"]["file_id"])
@@ -84,7 +84,7 @@ def call(app: FileCallMiddleware, method: str, path: str, root_path: str = "") -
     return sent
 
 
-def test_a_call_in_the_table_reaches_its_handler() -> None:
+def test_file_call_reaches_its_handler() -> None:
     events: list[str] = []
     sent = call(passed_on(events), "GET", "/wopi/files/f9")
     assert sent[0]["status"] == 200
@@ -92,13 +92,13 @@ def test_a_call_in_the_table_reaches_its_handler() -> None:
     assert events == []
 
 
-def test_a_wopi_error_is_rendered_as_its_wopi_response() -> None:
+def test_file_call_renders_wopi_error() -> None:
     sent = call(passed_on([]), "POST", "/wopi/files/f9")
     assert sent[0]["status"] == 404
     assert (b"x-wopi-servererror", b"no such file") in sent[0]["headers"]
 
 
-def test_an_unexpected_error_propagates_to_the_server_error_middleware() -> None:
+def test_file_call_propagates_unexpected_error() -> None:
     with pytest.raises(RuntimeError, match="unexpected"):
         call(passed_on([]), "GET", "/wopi/files/f9/contents")
 
@@ -107,7 +107,7 @@ def test_an_unexpected_error_propagates_to_the_server_error_middleware() -> None
     ("method", "path", "root_path"),
     [("HEAD", "/wopi/files/f9", ""), ("GET", "/healthz", ""), ("GET", "/prefix/wopi/files/f9", "/prefix")],
 )
-def test_everything_else_goes_on_to_the_router(method: str, path: str, root_path: str) -> None:
+def test_other_requests_go_to_router(method: str, path: str, root_path: str) -> None:
     events: list[str] = []
     sent = call(passed_on(events), method, path, root_path)
     assert events == [f"passed on {method} {path}"]

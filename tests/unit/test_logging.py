@@ -38,7 +38,7 @@ def written(stream: io.StringIO, handler: logging.Handler) -> list[dict[str, obj
     return [orjson.loads(line) for line in stream.getvalue().splitlines()]
 
 
-def test_json_line_writes_fields_after_the_standard_keys_and_drops_empty_ones() -> None:
+def test_json_line_drops_empty_fields() -> None:
     line = json_line(0.25, "INFO", "a.b", "hello", {"file_id": "f1", "session_id": "", "user_id": None})
     assert orjson.loads(line) == {
         "time": "1970-01-01T00:00:00.250+00:00",
@@ -57,11 +57,11 @@ def test_json_line_writes_fields_after_the_standard_keys_and_drops_empty_ones() 
         (1_780_000_001.0005, "2026-05-28T20:26:41.000+00:00"),
     ],
 )
-def test_times_are_utc_with_milliseconds(created: float, expected: str) -> None:
+def test_json_line_time_is_utc_milliseconds(created: float, expected: str) -> None:
     assert orjson.loads(json_line(created, "INFO", "x", "m", {}))["time"] == expected
 
 
-def test_line_logger_writes_what_the_formatter_writes(json_logger: tuple[logging.Logger, io.StringIO]) -> None:
+def test_line_logger_matches_formatter(json_logger: tuple[logging.Logger, io.StringIO]) -> None:
     logger, stream = json_logger
     fields = {"operation": "CheckFileInfo", "status": 200, "correlation_id": "c-1", "session_id": "s-1"}
     LineLogger(logger).info("%s status=%s", "CheckFileInfo", 200, fields=fields)
@@ -75,14 +75,14 @@ def test_line_logger_writes_what_the_formatter_writes(json_logger: tuple[logging
     assert fast["correlation_id"] == "c-1"
 
 
-def test_line_logger_writes_nothing_below_the_logger_level(json_logger: tuple[logging.Logger, io.StringIO]) -> None:
+def test_line_logger_respects_level(json_logger: tuple[logging.Logger, io.StringIO]) -> None:
     logger, stream = json_logger
     logger.setLevel(logging.WARNING)
     LineLogger(logger).info("quiet", fields={"status": 200})
     assert written(stream, logger.handlers[0]) == []
 
 
-def test_line_logger_goes_through_the_logger_when_another_handler_listens(
+def test_line_logger_falls_back_to_logger(
     json_logger: tuple[logging.Logger, io.StringIO], caplog: pytest.LogCaptureFixture
 ) -> None:
     logger, stream = json_logger
@@ -95,18 +95,18 @@ def test_line_logger_goes_through_the_logger_when_another_handler_listens(
     assert written(stream, logger.handlers[0])[0]["message"] == "GetFile file_id=f2"
 
 
-def test_line_logger_respects_a_logger_filter(json_logger: tuple[logging.Logger, io.StringIO]) -> None:
+def test_line_logger_respects_logger_filter(json_logger: tuple[logging.Logger, io.StringIO]) -> None:
     logger, stream = json_logger
-    refuse = logging.Filter("some.other.logger")
-    logger.addFilter(refuse)
+    other_logger_only = logging.Filter("some.other.logger")
+    logger.addFilter(other_logger_only)
     try:
         LineLogger(logger).info("filtered", fields={})
     finally:
-        logger.removeFilter(refuse)
+        logger.removeFilter(other_logger_only)
     assert written(stream, logger.handlers[0]) == []
 
 
-def test_buffered_handler_writes_warnings_at_once(json_logger: tuple[logging.Logger, io.StringIO]) -> None:
+def test_buffered_handler_flushes_warnings(json_logger: tuple[logging.Logger, io.StringIO]) -> None:
     logger, stream = json_logger
     logger.info("held back")
     assert stream.getvalue() == ""

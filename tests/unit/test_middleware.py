@@ -37,7 +37,7 @@ def recording_send(events: list[str], path: str) -> Send:
     return send
 
 
-def test_a_burst_of_requests_is_answered_together_after_the_first() -> None:
+def test_response_batch_holds_back_rest_of_burst() -> None:
     events: list[str] = []
     middleware = recording_app(events)
 
@@ -49,7 +49,7 @@ def test_a_burst_of_requests_is_answered_together_after_the_first() -> None:
     assert events == ["handled /a", "sent /a", "handled /b", "handled /c", "sent /b", "sent /c"]
 
 
-def test_a_lone_request_is_answered_without_waiting_for_the_event_loop() -> None:
+def test_response_batch_sends_lone_response_at_once() -> None:
     events: list[str] = []
     middleware = recording_app(events)
 
@@ -70,7 +70,7 @@ def test_a_lone_request_is_answered_without_waiting_for_the_event_loop() -> None
     ]
 
 
-def test_a_pass_cut_short_by_a_closed_loop_holds_nothing_back_in_the_next_loop() -> None:
+def test_response_batch_ignores_a_closed_loop() -> None:
     events: list[str] = []
     middleware = recording_app(events)
 
@@ -93,7 +93,7 @@ def test_a_pass_cut_short_by_a_closed_loop_holds_nothing_back_in_the_next_loop()
     assert events[-3:] == ["handled /in-second-loop", "sent /in-second-loop", "next pass"]
 
 
-def test_the_observer_gets_the_operation_status_and_headers() -> None:
+def test_observer_gets_operation_status_headers() -> None:
     seen: list[tuple[str, int, dict[bytes, bytes]]] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -106,7 +106,7 @@ def test_the_observer_gets_the_operation_status_and_headers() -> None:
     assert seen == [("GetLock", 409, {b"x-wopi-correlationid": b"c-/wopi/files/f"})]
 
 
-def test_duration_ends_with_the_response_not_background_work() -> None:
+def test_duration_ends_at_last_response_byte() -> None:
     seen: list[float] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -120,7 +120,7 @@ def test_duration_ends_with_the_response_not_background_work() -> None:
     assert seen[0] < 0.1
 
 
-def test_request_figures_count_and_bucket_each_request() -> None:
+def test_request_figures_count_and_bucket() -> None:
     figures = RequestFigures(REQUEST_BUCKETS)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(figures)

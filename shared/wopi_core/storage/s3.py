@@ -94,7 +94,7 @@ SPOOL_MEMORY_SIZE = 1024 * 1024
 """Bytes of a body kept in memory before the spool moves to a temporary file on disk."""
 RENAME_ATTEMPTS = 3
 NAMES_LOCK_SECONDS = 300.0
-"""Seconds until the name lock expires if its holder dies; set well above the time one exclusive upload takes."""
+"""Seconds until the name lock expires if its holder dies, well above the time one exclusive upload takes."""
 NAMES_LOCK_WAIT_SECONDS = 30.0
 """How long an exclusive create or rename waits for the name lock before it fails with 503."""
 
@@ -428,7 +428,10 @@ class S3Storage:
 
     @contextlib.contextmanager
     def _names_locked(self, needed: bool) -> Iterator[None]:
-        """Hold the bucket's name lock, when needed and configured; raise StorageUnavailable (503) without it."""
+        """Hold the bucket's name lock when needed and configured.
+
+        Raise StorageUnavailable (503) if the lock cannot be taken.
+        """
         if not needed or self._name_lock is None:
             yield
             return
@@ -436,12 +439,14 @@ class S3Storage:
         try:
             acquired = lock.acquire()
         except redis.RedisError as exc:
-            logger.warning("name lock of bucket %s unavailable error=%s", self.bucket, type(exc).__name__)
+            logger.warning("failed to take the name lock of bucket %s error=%s", self.bucket, type(exc).__name__)
             raise StorageUnavailable(
                 f"Redis failed while taking the name lock of bucket {self.bucket!r}; try again"
             ) from exc
         if not acquired:
-            logger.warning("name lock of bucket %s still busy after %s s", self.bucket, NAMES_LOCK_WAIT_SECONDS)
+            logger.warning(
+                "timed out waiting for the name lock of bucket %s after %s s", self.bucket, NAMES_LOCK_WAIT_SECONDS
+            )
             raise StorageUnavailable(
                 f"timed out after {NAMES_LOCK_WAIT_SECONDS:g} s waiting for the name lock of bucket {self.bucket!r}; "
                 "try again"
@@ -453,7 +458,7 @@ class S3Storage:
                 lock.release()
             except redis.RedisError as exc:
                 # The lock expired or Redis went away: the write itself is done and stays.
-                logger.warning("name lock of bucket %s not released error=%s", self.bucket, type(exc).__name__)
+                logger.warning("failed to release the name lock of bucket %s error=%s", self.bucket, type(exc).__name__)
 
     def _require_free(self, container_id: str, name: str, *, except_id: str = "") -> None:
         containers, files = self.list_children(container_id)
