@@ -37,11 +37,7 @@ class JsonFormatter(logging.Formatter):
     """Formats a record and its `extra=` fields as one JSON object per line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = {
-            key: value
-            for key, value in record.__dict__.items()
-            if key not in _STANDARD_ATTRIBUTES and value not in ("", None)
-        }
+        fields = {key: value for key, value in record.__dict__.items() if key not in _STANDARD_ATTRIBUTES}
         if record.exc_info:
             fields["exception"] = self.formatException(record.exc_info)
         return json_line(record.created, record.levelname, record.name, record.getMessage(), fields)
