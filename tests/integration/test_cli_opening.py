@@ -130,6 +130,7 @@ def test_open_without_discovery_explains_what_to_set(
     result = wopihost(environ, "open", file_id, "--user", "u-1")
     assert result.returncode == 2
     assert "WOPI_DISCOVERY_URL" in result.stderr
+    assert "cannot open the file: no WOPI discovery is cached" in result.stderr
 
 
 def test_open_without_redis_prints_signed_link(environ: dict[str, str], client: WopiClient) -> None:

@@ -39,8 +39,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     opener = commands.add_parser(
         "open",
         help="print a host page URL that opens a file in the WOPI client",
-        description="Print a host page URL for one user. With WOPI_REDIS_URL set it carries a single-use ticket "
-        f"valid for {TICKET_TTL_SECONDS} s; otherwise a signed link valid for {GRANT_TTL_SECONDS} s.",
+        description="Print a host page URL for one user. With a Redis server (WOPI_REDIS_URL, or the bundled one "
+        "of a running `wopihost serve` on the same data directory) and cached WOPI discovery, it carries a "
+        f"single-use ticket valid for {TICKET_TTL_SECONDS} s. Without a Redis server it is a signed link valid "
+        f"for {GRANT_TTL_SECONDS} s.",
     )
     opener.add_argument("file_id", metavar="FILE_ID", help="the file to open")
     opener.add_argument("--user", required=True, help="user id (stable, unique per user)")
@@ -77,6 +79,12 @@ def _write(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
+def _cannot_open(reason: str) -> int:
+    """Explain on standard error why no host page URL was printed, and return exit code 2."""
+    sys.stderr.write(f"wopihost: cannot open the file: {reason}\n")
+    return 2
+
+
 def run_open(args: argparse.Namespace) -> int:
     settings = _load(args)
     permission = args.permission or ("edit" if args.action in WRITE_ACTIONS else "view")
@@ -98,11 +106,13 @@ def run_open(args: argparse.Namespace) -> int:
     try:
         discovery = load_cached(client)
         if discovery is None:
-            raise ConfigError(["no discovery cached: set WOPI_DISCOVERY_URL and run `wopihost discovery refresh`"])
+            return _cannot_open(
+                "no WOPI discovery is cached; set WOPI_DISCOVERY_URL and run `wopihost discovery refresh`"
+            )
         try:
             find_client_action(discovery, launch.action, info.name)
         except LaunchError as exc:
-            raise ConfigError([str(exc)]) from exc
+            return _cannot_open(str(exc))
         ticket = create_ticket_sync(client, launch)
     finally:
         client.close()
